@@ -1,0 +1,159 @@
+"""The DLRS and Adacomp update rules as pure functions of floats.
+
+These are the single source of truth for the formulas; the scheduler classes in
+:mod:`dlrs.schedulers` only collect losses and call them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Literal, Optional
+
+Regime = Literal["divergent", "stagnant", "convergent"]
+
+# A window whose mean loss is this small carries no usable slope (division by ~0).
+MEAN_LOSS_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class DLRSDecision:
+    """Outcome of one DLRS update: the new rate and why it was chosen.
+
+    ``regime`` and ``slope`` are ``None`` when the window was unusable; ``skip_reason``
+    then says why and ``lr`` equals the input rate.
+    """
+
+    lr: float
+    slope: Optional[float]
+    regime: Optional[Regime]
+    skip_reason: Optional[str] = None
+
+
+def check_lr(lr: float, name: str = "lr") -> float:
+    """Return ``lr`` as a float, or raise ``ValueError`` unless it is finite and > 0."""
+    lr = float(lr)
+    if not math.isfinite(lr) or lr <= 0.0:
+        raise ValueError(f"{name} must be a finite number > 0, got {lr!r}")
+    return lr
+
+
+def check_dlrs_params(delta_d: float, delta_o: float, delta_i: float, min_lr: float, max_lr: float) -> None:
+    """Raise ``ValueError`` for negative/non-finite factors or bad rate bounds."""
+    for name, value in (("delta_d", delta_d), ("delta_o", delta_o), ("delta_i", delta_i)):
+        if not math.isfinite(value) or value < 0.0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    check_lr(min_lr, "min_lr")
+    check_lr(max_lr, "max_lr")
+    if min_lr >= max_lr:
+        raise ValueError(f"min_lr must be < max_lr, got min_lr={min_lr!r} >= max_lr={max_lr!r}")
+
+
+def _decade(lr: float) -> int:
+    """floor(log10(lr)), exact at powers of ten despite rounding in log10."""
+    n = math.floor(math.log10(lr))
+    if 10.0**n > lr:
+        n -= 1
+    elif 10.0 ** (n + 1) <= lr:
+        n += 1
+    return n
+
+
+def dlrs_decision(
+    lr: float,
+    losses: Iterable[float],
+    *,
+    delta_d: float = 0.5,
+    delta_o: float = 1.0,
+    delta_i: float = 0.1,
+    min_lr: float = 1e-7,
+    max_lr: float = 1.0,
+) -> DLRSDecision:
+    """Apply the DLRS rule once and report slope and regime as well as the new rate.
+
+    See :func:`dlrs_lr` for the rule.
+    """
+    lr = check_lr(lr)
+    check_dlrs_params(delta_d, delta_o, delta_i, min_lr, max_lr)
+    finite = [float(x) for x in losses if math.isfinite(float(x))]
+    if len(finite) < 2:
+        return DLRSDecision(lr, None, None, f"only {len(finite)} finite loss(es) in the window; need 2")
+    mean = math.fsum(finite) / len(finite)
+    if mean <= MEAN_LOSS_FLOOR:
+        return DLRSDecision(lr, None, None, f"mean loss {mean:.3g} <= {MEAN_LOSS_FLOOR:g}; slope undefined")
+    slope = (finite[-1] - finite[0]) / mean
+    if slope >= 1.0:
+        regime, delta = "divergent", delta_d
+    elif slope >= 0.0:
+        regime, delta = "stagnant", delta_o
+    else:
+        regime, delta = "convergent", delta_i
+    new_lr = lr - 10.0 ** _decade(lr) * delta * slope
+    return DLRSDecision(min(max(new_lr, min_lr), max_lr), slope, regime)
+
+
+def dlrs_lr(
+    lr: float,
+    losses: Iterable[float],
+    *,
+    delta_d: float = 0.5,
+    delta_o: float = 1.0,
+    delta_i: float = 0.1,
+    min_lr: float = 1e-7,
+    max_lr: float = 1.0,
+) -> float:
+    """Return the next learning rate under DLRS, given one epoch's batch losses.
+
+    With ``L_1 … L_B`` the finite losses in the order they were computed::
+
+        slope  = (L_B - L_1) / mean(L)         # normalised loss slope
+        n      = floor(log10(lr))              # adjustment granularity 10**n
+        delta  = delta_d if slope >= 1         # divergent: loss at least doubled
+                 delta_o if 0 <= slope < 1     # stagnant / noisy
+                 delta_i if slope < 0          # convergent
+        new_lr = clamp(lr - 10**n * delta * slope, min_lr, max_lr)
+
+    Non-finite losses are dropped. With fewer than two finite losses, or a mean loss
+    <= 1e-12, ``lr`` is returned unchanged.
+
+    Raises:
+        ValueError: ``lr`` not finite and > 0, a negative factor, or ``min_lr >= max_lr``.
+
+    >>> round(dlrs_lr(0.005, [1.0, 3.0]), 12)
+    0.0045
+    """
+    return dlrs_decision(
+        lr, losses, delta_d=delta_d, delta_o=delta_o, delta_i=delta_i, min_lr=min_lr, max_lr=max_lr
+    ).lr
+
+
+def adacomp_lr(lr: float, loss_decrease: float, *, eps: float = 1e-5) -> float:
+    """Return the next learning rate under Adacomp (Li et al. 2021), applied once per window.
+
+    ``loss_decrease`` is ``D``: the previous window's last loss minus this window's last
+    loss (positive when the loss went down)::
+
+        new_lr = lr/2
+               + [D >  eps] * lr * (1/2 + atan(D + 1/lr) / (5π))
+               + [D < -eps] * lr * (1/2 - atan(lr) / (5π) - atan(1/lr - D) / (5.5π))
+
+    A falling loss raises the rate by at most 10 %, a rising loss lowers it by about 9 %,
+    and a flat window (|D| <= eps) halves it. A NaN ``D`` (no comparable losses) leaves the
+    rate unchanged; ±inf follows the formula.
+
+    Raises:
+        ValueError: ``lr`` not finite and > 0, or ``eps`` negative.
+    """
+    lr = check_lr(lr)
+    eps = float(eps)
+    if not eps >= 0.0:
+        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    d = float(loss_decrease)
+    if math.isnan(d):
+        return lr
+    new_lr = lr / 2.0
+    if d > eps:
+        new_lr += lr * (0.5 + math.atan(d + 1.0 / lr) / (5.0 * math.pi))
+    elif d < -eps:
+        new_lr += lr * (0.5 - math.atan(lr) / (5.0 * math.pi) - math.atan(1.0 / lr - d) / (5.5 * math.pi))
+    return new_lr

@@ -1,0 +1,1 @@
+"""Tasks: Helmholtz PINN and image classification."""
