@@ -1,0 +1,84 @@
+"""Start-up validation: every mistake in a config becomes one UserError line, before any
+file is written or any data is loaded."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from omegaconf import DictConfig
+
+from .builders import OPTIMIZERS, SCHEDULES, TASKS
+from .errors import UserError
+
+PRECISIONS = ("fp32", "bf16")
+PROGRESS = ("auto", "bar", "log", "none")
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
+def _choice(value: Any, allowed: Any, key: str) -> None:
+    if value not in allowed:
+        raise UserError(f"{key}={value!r} is not known; choose one of: {', '.join(map(str, allowed))}")
+
+
+def _positive(value: Any, key: str, integer: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if ok and integer and int(value) != value:
+        ok = False
+    if not ok:
+        kind = "a positive integer" if integer else "a finite number > 0"
+        raise UserError(f"{key} must be {kind}, got {value!r}")
+
+
+def _non_negative(value: Any, key: str) -> None:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
+        raise UserError(f"{key} must be a finite number >= 0, got {value!r}")
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise UserError for the first invalid value in ``cfg``."""
+    from models import IMAGE_MODELS  # imported here: torchvision-free, but not needed before
+
+    model_names = (*IMAGE_MODELS, "pinn_mlp")
+    _choice(cfg.task.name, TASKS, "task.name")
+    _choice(cfg.model.name, model_names, "model.name")
+    _choice(cfg.schedule.name, SCHEDULES, "schedule.name")
+    _choice(cfg.optimizer.name, OPTIMIZERS, "optimizer.name")
+    if (cfg.task.name == "helmholtz") != (cfg.model.name == "pinn_mlp"):
+        raise UserError(f"model={cfg.model.name} does not fit task={cfg.task.name}: "
+                        "the helmholtz task uses model=pinn_mlp, image tasks use an image model")
+
+    t = cfg.trainer
+    _positive(t.epochs, "trainer.epochs", integer=True)
+    if not isinstance(t.seed, int) or isinstance(t.seed, bool) or t.seed < 0:
+        raise UserError(f"trainer.seed must be an integer >= 0, got {t.seed!r}")
+    if not isinstance(t.device, str) or not _DEVICE.match(t.device):
+        raise UserError(f"trainer.device={t.device!r} is not known; use auto, cpu, cuda, cuda:N or mps")
+    _choice(t.precision, PRECISIONS, "trainer.precision")
+    _choice(t.progress, PROGRESS, "trainer.progress")
+    if not isinstance(t.checkpoint_every, int) or t.checkpoint_every < 0:
+        raise UserError(f"trainer.checkpoint_every must be an integer >= 0, got {t.checkpoint_every!r}")
+
+    _positive(cfg.optimizer.lr, "optimizer.lr")
+    _non_negative(cfg.optimizer.weight_decay, "optimizer.weight_decay")
+    _positive(cfg.task.batch_size, "task.batch_size", integer=True)
+    if "test_batch_size" in cfg.task:
+        _positive(cfg.task.test_batch_size, "task.test_batch_size", integer=True)
+    if cfg.task.get("subset") is not None:
+        _positive(cfg.task.subset, "task.subset", integer=True)
+    if cfg.task.name == "helmholtz":
+        _positive(cfg.task.frequency, "task.frequency")
+        _positive(cfg.task.n_points, "task.n_points", integer=True)
+
+    s = cfg.schedule
+    if s.name == "dlrs":
+        for key in ("delta_d", "delta_o", "delta_i"):
+            _non_negative(s[key], f"schedule.{key}")
+        _positive(s.min_lr, "schedule.min_lr")
+        _positive(s.max_lr, "schedule.max_lr")
+        if s.min_lr >= s.max_lr:
+            raise UserError(f"schedule.min_lr ({s.min_lr}) must be < schedule.max_lr ({s.max_lr})")
+    if s.name == "adacomp":
+        _positive(s.window, "schedule.window", integer=True)
+        _non_negative(s.eps, "schedule.eps")
