@@ -49,12 +49,18 @@ def check_dlrs_params(delta_d: float, delta_o: float, delta_i: float, min_lr: fl
         raise ValueError(f"min_lr must be < max_lr, got min_lr={min_lr!r} >= max_lr={max_lr!r}")
 
 
+def _pow10(n: int) -> float:
+    """The float nearest to 10**n: parsing "1e<n>" is correctly rounded, ``10.0**n`` is not
+    always (10.0**23 > 1e23), and it gives inf instead of OverflowError past 1e308."""
+    return float(f"1e{n}")
+
+
 def _decade(lr: float) -> int:
-    """floor(log10(lr)), exact at powers of ten despite rounding in log10."""
+    """floor(log10(lr)) taken so that the literal ``1e<n>`` has decade n, despite rounding in log10."""
     n = math.floor(math.log10(lr))
-    if 10.0**n > lr:
+    if _pow10(n) > lr:
         n -= 1
-    elif 10.0 ** (n + 1) <= lr:
+    elif _pow10(n + 1) <= lr:
         n += 1
     return n
 
@@ -88,7 +94,7 @@ def dlrs_decision(
         regime, delta = "stagnant", delta_o
     else:
         regime, delta = "convergent", delta_i
-    new_lr = lr - 10.0 ** _decade(lr) * delta * slope
+    new_lr = lr - _pow10(_decade(lr)) * delta * slope
     return DLRSDecision(min(max(new_lr, min_lr), max_lr), slope, regime)
 
 

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch.optim import Optimizer
 
-from .rules import Regime, adacomp_lr, check_dlrs_params, dlrs_decision
+from .rules import Regime, adacomp_lr, check_dlrs_params, check_lr, dlrs_decision
 
 logger = logging.getLogger("dlrs")
 
@@ -37,11 +37,10 @@ def _read_losses(window: Sequence[Loss], reduce_over_ranks: bool) -> list[float]
     device = next((x.device for x in window if isinstance(x, torch.Tensor)), torch.device("cpu"))
     if not reduce_over_ranks and all(isinstance(x, float) for x in window):
         return list(window)  # type: ignore[arg-type]
+    # MPS has no float64; its losses are float32 at most, which float32 holds exactly.
+    dtype = torch.float32 if device.type == "mps" else torch.float64
     stacked = torch.stack(
-        [
-            x.to(torch.float64) if isinstance(x, torch.Tensor) else torch.tensor(x, dtype=torch.float64, device=device)
-            for x in window
-        ]
+        [x.to(dtype) if isinstance(x, torch.Tensor) else torch.tensor(x, dtype=dtype, device=device) for x in window]
     )
     if reduce_over_ranks:
         if dist.get_backend() == "nccl" and stacked.device.type != "cuda":
@@ -49,6 +48,19 @@ def _read_losses(window: Sequence[Loss], reduce_over_ranks: bool) -> list[float]
         dist.all_reduce(stacked, op=dist.ReduceOp.SUM)
         stacked /= dist.get_world_size()
     return stacked.cpu().tolist()
+
+
+def _average_over_ranks(distributed: Optional[bool]) -> bool:
+    """``distributed`` if given, else whether a torch.distributed group of more than one rank is up."""
+    if distributed is None:
+        return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return distributed
+
+
+def _check_group_lrs(optimizer: Optimizer) -> None:
+    """Fail at construction, not after the first epoch, on a rate the rules cannot use."""
+    for i, group in enumerate(optimizer.param_groups):
+        check_lr(group["lr"], f"param_groups[{i}]['lr']")
 
 
 class LossScheduler:
@@ -128,6 +140,7 @@ class DLRS(LossScheduler):
         distributed: Optional[bool] = None,
     ) -> None:
         super().__init__(optimizer)
+        _check_group_lrs(optimizer)
         check_dlrs_params(delta_d, delta_o, delta_i, min_lr, max_lr)
         self.delta_d, self.delta_o, self.delta_i = float(delta_d), float(delta_o), float(delta_i)
         self.min_lr, self.max_lr = float(min_lr), float(max_lr)
@@ -138,9 +151,7 @@ class DLRS(LossScheduler):
         self.last_skip_reason: Optional[str] = None
 
     def _reduce_over_ranks(self) -> bool:
-        if self.distributed is None:
-            return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-        return self.distributed
+        return _average_over_ranks(self.distributed)
 
     def observe(self, loss: Loss) -> None:
         self._window.append(_detached_scalar(loss))
@@ -194,16 +205,22 @@ class Adacomp(LossScheduler):
                    + [D < -eps] * lr * (1/2 - atan(lr) / (5π) - atan(1/lr - D) / (5.5π))
 
     Windows are counted over the whole run, not per epoch, so ``step()`` at an epoch end
-    changes nothing. Reading ``D`` costs one host synchronisation per window.
+    changes nothing. Reading ``D`` costs one host synchronisation per window. Under
+    ``torch.distributed`` the window's losses are averaged over ranks there (one all-reduce
+    per window), so every rank applies the same rate; ``distributed`` works as for :class:`DLRS`.
     """
 
-    def __init__(self, optimizer: Optimizer, *, window: int = 20, eps: float = 1e-5) -> None:
+    def __init__(
+        self, optimizer: Optimizer, *, window: int = 20, eps: float = 1e-5, distributed: Optional[bool] = None
+    ) -> None:
         super().__init__(optimizer)
+        _check_group_lrs(optimizer)
         if int(window) != window or window < 1:
             raise ValueError(f"window must be a positive integer, got {window!r}")
         if not float(eps) >= 0.0:
             raise ValueError(f"eps must be >= 0, got {eps!r}")
         self.window, self.eps = int(window), float(eps)
+        self.distributed = distributed
         self._count = 0  # observations in the current window
         self._first: Optional[Loss] = None  # first loss of the run's first window
         self._last: Optional[Loss] = None
@@ -217,8 +234,12 @@ class Adacomp(LossScheduler):
         self._last = value
         self._count += 1
         if self._count == self.window:
-            reference = self._first if self._previous_last is None else self._previous_last
-            reference, last = _read_losses([reference, self._last], reduce_over_ranks=False)
+            # Per-rank losses differ; without averaging, ranks would apply different rates.
+            reduce = _average_over_ranks(self.distributed)
+            if self._previous_last is None:
+                reference, last = _read_losses([self._first, self._last], reduce)
+            else:
+                reference, (last,) = self._previous_last, _read_losses([self._last], reduce)
             self.last_decrease = reference - last
             self._set_lrs([adacomp_lr(g["lr"], self.last_decrease, eps=self.eps) for g in self.optimizer.param_groups])
             self._previous_last, self._first, self._count = last, None, 0
