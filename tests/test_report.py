@@ -1,0 +1,270 @@
+"""experiments.report and scripts/make_report.py on hand-made run directories (and one real PINN run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+from typing import Optional, Sequence
+
+import pandas as pd
+import pytest
+import yaml
+
+from experiments import report
+
+REPO = Path(__file__).resolve().parents[1]
+NAN = float("nan")
+
+
+def write_fake_run(runs: Path, experiment: str, *, schedule: str, seed: int, task: str = "mnist",
+                   model: str = "simple_dla", batch_size: int = 64, frequency: Optional[float] = None,
+                   status: Optional[str] = "completed", losses: Sequence[float] = (1.0, 0.5, 0.25),
+                   metric_values: Sequence[float] = (50.0, 70.0, 90.0), summary_text: Optional[str] = None,
+                   epochs: Optional[int] = None, metrics: bool = True) -> Path:
+    """A run directory in the trainer's format; status=None leaves out summary.json."""
+    helm = task == "helmholtz"
+    metric = "rel_error" if helm else "test_acc"
+    run_name = f"{task}_{model}_{schedule}_bs{batch_size}_f{frequency}_s{seed}"
+    run_dir = runs / experiment / run_name
+    run_dir.mkdir(parents=True)
+    rows, wall = [], 0.0
+    for i, (loss, value) in enumerate(zip(losses, metric_values)):
+        wall += 2.0
+        rows.append({"epoch": i + 1, "lr": 0.01 * (1 + i if schedule == "dlrs" else 1), "train_loss": loss,
+                     "test_loss": loss * 1.1, metric: value, "dlrs_slope": -0.5 if schedule == "dlrs" else "",
+                     "dlrs_regime": "converging" if schedule == "dlrs" else "", "epoch_time_s": 2.0,
+                     "wall_time_s": wall})
+    if metrics:
+        pd.DataFrame(rows).to_csv(run_dir / "metrics.csv", index=False)
+    config = {"experiment_name": experiment, "run_name": run_name,
+              "task": {"name": task, "batch_size": batch_size, **({"frequency": frequency} if helm else {})},
+              "model": {"name": model}, "schedule": {"name": schedule}, "optimizer": {"name": "adam", "lr": 0.01},
+              "trainer": {"seed": seed, "epochs": epochs or len(rows)}}
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    if summary_text is not None:
+        (run_dir / "summary.json").write_text(summary_text)
+    elif status is not None:
+        last = rows[-1]
+        finished = status in ("completed", "diverged")
+        best = (max if not helm else min)(rows, key=lambda r: r[metric] if math.isfinite(r[metric]) else -1e9)
+        summary = {"status": status, "experiment": experiment, "run_name": run_name, "task": task, "model": model,
+                   "schedule": schedule, "optimizer": "adam", "lr": 0.01, "batch_size": batch_size,
+                   "frequency": frequency, "seed": seed, "epochs": epochs or len(rows),
+                   "epochs_completed": len(rows) if finished else 0, "metric": metric, "higher_is_better": not helm,
+                   "final": {k: last[k] for k in ("train_loss", "test_loss", metric)} if finished else {},
+                   "best": {metric: best[metric], "epoch": best["epoch"]} if finished else {},
+                   "total_time_s": wall if finished else 0.0, "message": None,
+                   "diverged_at_epoch": len(rows) if status == "diverged" else None}
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+    if helm:
+        x = [i / 10 for i in range(11)]
+        exact = [1 - 2 * v for v in x]
+        pred = [NAN] * 11 if status == "diverged" else [e + 0.01 for e in exact]
+        pd.DataFrame({"x": x, "exact": exact, "predicted": pred}).to_csv(run_dir / "field.csv", index=False)
+    return run_dir
+
+
+def make_fig5_runs(runs: Path) -> None:
+    """Three seeds, a diverged seed, an all-diverged cell, a missing summary, a running run, corrupt JSON."""
+    for seed, acc in zip((50, 51, 52), (90.0, 92.0, 94.0)):
+        write_fake_run(runs, "fig5", schedule="static", seed=seed, metric_values=(80.0, acc + 1, acc))
+    for seed, acc in zip((50, 51), (95.0, 96.0)):
+        write_fake_run(runs, "fig5", schedule="dlrs", seed=seed, metric_values=(80.0, 85.0, acc))
+    write_fake_run(runs, "fig5", schedule="dlrs", seed=52, status="diverged", losses=(1.0, 50.0, NAN),
+                   metric_values=(60.0, 10.0, 10.0))
+    write_fake_run(runs, "fig5", schedule="static", seed=50, batch_size=128, metric_values=(70.0, 80.0, 80.0))
+    for seed in (50, 51):
+        write_fake_run(runs, "fig5", schedule="dlrs", seed=seed, batch_size=128, status="diverged",
+                       losses=(1.0, NAN), metric_values=(30.0, 10.0))
+    write_fake_run(runs, "fig5", schedule="static", seed=50, batch_size=256, status=None,
+                   metric_values=(60.0, 75.0, 70.0), losses=(1.0, 0.4, 0.3))
+    write_fake_run(runs, "fig5", schedule="dlrs", seed=50, batch_size=256, summary_text="{not json")
+    (runs / "fig5" / "empty_dir").mkdir()
+    write_fake_run(runs, "fig5", schedule="dlrs", seed=50, batch_size=512, status="running", epochs=10,
+                   losses=(1.0, 0.8), metric_values=(40.0, 55.0))
+
+
+@pytest.fixture(scope="module")
+def fig5(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("fig5")
+    make_fig5_runs(root / "runs")
+    return root / "runs", root / "out"
+
+
+@pytest.fixture(scope="module")
+def fig5_report(fig5) -> list[Path]:
+    """make_report("fig5") once for the module: drawing is the slow part."""
+    runs_dir, out = fig5
+    with pytest.warns(UserWarning):
+        return report.make_report("fig5", runs_dir, out)
+
+
+def test_load_runs_keeps_partial_results_and_skips_unreadable(fig5):
+    runs_dir, _ = fig5
+    with pytest.warns(UserWarning) as caught:
+        runs = report.load_runs(runs_dir, "fig5")
+    messages = " ".join(str(w.message) for w in caught)
+    assert "summary.json is unreadable" in messages and "empty_dir" in messages
+    assert len(runs) == 12  # 13 folders: the corrupt-JSON run is kept via metrics.csv + config.yaml, empty_dir not
+    by_bs = runs.set_index(["batch_size", "schedule", "seed"])
+    assert by_bs.loc[(256, "static", 50), "status"] == "incomplete"
+    assert by_bs.loc[(256, "static", 50), "final_test_acc"] == 70.0
+    assert by_bs.loc[(256, "static", 50), "best_test_acc"] == 75.0
+    assert by_bs.loc[(256, "dlrs", 50), "status"] == "incomplete"
+    running = by_bs.loc[(512, "dlrs", 50)]
+    assert (running["status"], running["final_test_acc"], running["epochs_completed"]) == ("running", 55.0, 2)
+    assert by_bs.loc[(64, "static", 51), "best_test_acc"] == 93.0
+    assert by_bs.loc[(64, "dlrs", 52), "status"] == "diverged"
+
+
+def test_load_runs_missing_experiment_is_empty(tmp_path: Path):
+    runs = report.load_runs(tmp_path, "fig8")
+    assert runs.empty and {"status", "schedule", "run_dir"} <= set(runs.columns)
+
+
+def test_load_curves_long_format(fig5):
+    runs_dir, _ = fig5
+    with pytest.warns(UserWarning):
+        curves = report.load_curves(runs_dir, "fig5")
+    assert {"epoch", "lr", "train_loss", "test_acc", "schedule", "batch_size", "seed", "run_dir"} <= set(curves)
+    assert len(curves) == 6 * 3 + 3 + 2 * 2 + 3 + 3 + 2  # rows of every readable metrics.csv
+    assert curves[(curves.batch_size == 512)]["status"].eq("running").all()
+
+
+def test_batch_table_mean_std_and_diverged(fig5, fig5_report):
+    runs_dir, out = fig5
+    paths = fig5_report
+    table = pd.read_csv(out / "tables" / "fig5.csv")
+    assert list(zip(table.batch_size, table.schedule)) == [(64, "static"), (64, "dlrs"), (128, "static"),
+                                                          (128, "dlrs"), (256, "static"), (256, "dlrs"),
+                                                          (512, "dlrs")]
+    row = table.set_index(["batch_size", "schedule"])
+    assert row.loc[(64, "static"), "final_test_acc_mean"] == pytest.approx(92.0)
+    assert row.loc[(64, "static"), "final_test_acc_std"] == pytest.approx(2.0)  # sample std of 90, 92, 94
+    assert row.loc[(64, "static"), "best_test_acc_mean"] == pytest.approx(93.0)
+    assert row.loc[(64, "dlrs"), "final_test_acc_mean"] == pytest.approx(95.5)  # diverged seed left out
+    assert row.loc[(64, "dlrs"), "final_test_acc_std"] == pytest.approx(0.5**0.5)
+    assert (row.loc[(64, "dlrs"), "n_seeds"], row.loc[(64, "dlrs"), "n_diverged"]) == (3, 1)
+    assert row.loc[(64, "dlrs"), "status"] == "2 completed, 1 diverged"
+    assert math.isnan(row.loc[(128, "static"), "final_test_acc_std"])
+    assert row.loc[(128, "dlrs"), "status"] == "diverged"
+    md = (out / "tables" / "fig5.md").read_text()
+    assert "| 64         | Static   | 92.00 ± 2.00" in md
+    assert "95.50 ± 0.71" in md and "80.00 ± —" in md
+    dlrs128 = next(line for line in md.splitlines() if line.startswith("| 128") and "DLRS" in line)
+    assert dlrs128.count("diverged") == 4  # three value cells and the status
+    assert out / "tables" / "fig5.md" in paths
+
+
+def test_figures_written(fig5, fig5_report):
+    runs_dir, out = fig5
+    paths = fig5_report
+    for stem in ("fig5", "fig5_lr"):
+        png, pdf = out / "figures" / f"{stem}.png", out / "figures" / f"{stem}.pdf"
+        assert png in paths and pdf in paths
+        assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"
+
+
+def test_table1_beside_paper(tmp_path: Path):
+    runs = tmp_path / "runs"
+    for seed, acc in ((50, 90.0), (51, 91.0)):
+        write_fake_run(runs, "table1", task="cifar10", schedule="static", seed=seed, batch_size=128,
+                       metric_values=(50.0, acc))
+    write_fake_run(runs, "table1", task="cifar10", schedule="dlrs", seed=50, batch_size=128, metric_values=(60.0, 92.0))
+    write_fake_run(runs, "table1", task="cifar10", model="vgg19", schedule="static", seed=50, batch_size=128,
+                   status="diverged", losses=(2.0, NAN), metric_values=(10.0, 10.0))
+    write_fake_run(runs, "table1", task="cifar10", model="vgg19", schedule="dlrs", seed=50, batch_size=128,
+                   metric_values=(50.0, 91.98))
+    paths = report.make_report("table1", runs, tmp_path / "out")
+    table = pd.read_csv(tmp_path / "out" / "tables" / "table1.csv").set_index("model")
+    assert list(table.index) == ["simple_dla", "vgg19", "resnet18", "googlenet", "mobilenetv2"]
+    dla = table.loc["simple_dla"]
+    assert (dla.normal_mean, dla.normal_paper, dla.dlrs_paper) == (90.5, 90.88, 91.30)
+    assert dla.normal_std == pytest.approx(0.5**0.5)
+    assert dla.normal_vs_paper == pytest.approx(-0.38) and dla.dlrs_vs_paper == pytest.approx(0.70)
+    assert dla.gain == pytest.approx(1.5) and dla.paper_gain == pytest.approx(0.42)
+    assert table.loc["vgg19", "normal_status"] == "diverged" and table.loc["resnet18", "dlrs_status"] == "missing"
+    md = (tmp_path / "out" / "tables" / "table1.md").read_text()
+    vgg = next(line for line in md.splitlines() if line.startswith("| VGG-19"))
+    assert "diverged" in vgg and "91.98 ± —" in vgg and "89.28" in vgg
+    assert "| SimpleDLA" in md and "90.50 ± 0.71" in md and "+1.50" in md
+    assert all(p.stat().st_size > 0 for p in paths) and len(paths) == 6
+
+
+def test_fig2_from_fake_runs(tmp_path: Path):
+    runs = tmp_path / "runs"
+    for f in (250.0, 500.0):
+        for sched, err in (("static", 0.2), ("dlrs", 0.004)):
+            status = "diverged" if (f, sched) == (500.0, "static") else "completed"
+            for seed in (50, 51):
+                write_fake_run(runs, "fig2", task="helmholtz", model="pinn_mlp", schedule=sched, seed=seed,
+                               batch_size=1000, frequency=f, status=status,
+                               losses=(10.0, 1.0, NAN if status == "diverged" else 0.1),
+                               metric_values=(0.9, 0.5, err * (1 + (seed - 50))))
+    paths = report.make_report("fig2", runs, tmp_path / "out")
+    table = pd.read_csv(tmp_path / "out" / "tables" / "fig2.csv")
+    assert list(zip(table.frequency, table.schedule)) == [(250, "static"), (250, "dlrs"), (500, "static"),
+                                                          (500, "dlrs")]
+    dlrs = table.set_index(["frequency", "schedule"]).loc[(250.0, "dlrs")]
+    assert dlrs.final_rel_error_mean == pytest.approx(0.006)  # seeds: 0.004 and 0.008
+    assert dlrs.final_rel_error_std == pytest.approx(0.004 / 2**0.5)
+    assert dlrs.total_time_s_mean == pytest.approx(6.0)
+    md = (tmp_path / "out" / "tables" / "fig2.md").read_text()
+    assert "| 500            | Static   | diverged" in md
+    assert {p.name for p in paths} == {"fig2.csv", "fig2.md", "fig2.png", "fig2.pdf", "fig2_lr.png", "fig2_lr.pdf"}
+
+
+def test_no_runs_writes_nothing(tmp_path: Path, capsys):
+    assert report.make_report("fig8", tmp_path / "runs", tmp_path / "out") == []
+    assert "no runs" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
+def test_markdown_writer_escapes_pipes():
+    md = report.to_markdown(pd.DataFrame({"a": ["x|y", "z"], "bb": [1, 22]}))
+    assert md.splitlines() == ["| a    | bb |", "|------|----|", "| x\\|y | 1  |", "| z    | 22 |"]
+
+
+def _cli():
+    spec = importlib.util.spec_from_file_location("make_report_cli", REPO / "scripts" / "make_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli(tmp_path: Path, capsys):
+    runs_dir, out = tmp_path / "runs", tmp_path / "out"
+    write_fake_run(runs_dir, "fig9", schedule="adacomp", seed=50)
+    write_fake_run(runs_dir, "fig9", schedule="adacomp", seed=51, status="failed", metrics=False)
+    write_fake_run(runs_dir, "fig9_extra", schedule="dlrs", seed=50)
+    cli = _cli()
+    assert cli.main(["all", "--runs", str(runs_dir), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert str(out / "tables" / "fig9.csv") in printed and str(out / "figures" / "fig9_extra_lr.pdf") in printed
+    assert "fig2: no runs" in printed
+    assert pd.read_csv(out / "tables" / "fig9.csv").status.tolist() == ["1 completed, 1 failed"]
+    assert cli.main(["fig7", "--runs", str(runs_dir)]) == 2
+    assert cli.main(["fig5", "--runs", str(runs_dir / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_fig2_from_a_real_pinn_run(tmp_path: Path):
+    from hydra import compose, initialize_config_dir
+
+    from experiments.trainer import train
+
+    overrides = ["experiment_name=fig2", "task.frequency=250", "schedule=dlrs", "trainer.epochs=3",
+                 "task.n_points=200", "task.batch_size=100", f"paths.runs={tmp_path / 'runs'}",
+                 "trainer.progress=none", "trainer.device=cpu"]
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    summary = train(cfg)
+    paths = report.make_report("fig2", tmp_path / "runs", tmp_path / "out")
+    table = pd.read_csv(tmp_path / "out" / "tables" / "fig2.csv")
+    assert len(table) == 1 and table.status[0] == "completed"
+    assert table.final_rel_error_mean[0] == pytest.approx(summary["final"]["rel_error"])
+    curves = report.load_curves(tmp_path / "runs", "fig2")
+    assert list(curves.epoch) == [1, 2, 3] and curves.schedule.eq("dlrs").all()
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
