@@ -1,0 +1,190 @@
+"""Helmholtz 1-D PINN (paper section 5.1, Fig. 2).
+
+Solve p'' + k² p = 0 on [0, 1] with p(0) = p0, p(1) = p1 through the Lagaris trial solution
+p̂(x) = p0 (1 - x) + p1 x + x (1 - x) N(x), which meets both boundary conditions for any N.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from experiments.errors import UserError
+from experiments.tasks.base import Task, TaskContext
+from models.pinn_mlp import PINNMLP
+
+DERIVATIVE_METHODS = ("forward", "autograd")
+
+
+def wavenumber(frequency: float, speed_of_sound: float) -> float:
+    """k = 2πf / c."""
+    return 2 * math.pi * frequency / speed_of_sound
+
+
+def exact_solution(x: Tensor, k: float, p0: float = 1.0, p1: float = -1.0) -> Tensor:
+    """p(x) = p0 cos(kx) + (p1 - p0 cos k) / sin k · sin(kx); undefined where sin k = 0."""
+    return p0 * torch.cos(k * x) + (p1 - p0 * math.cos(k)) / math.sin(k) * torch.sin(k * x)
+
+
+def trial_solution(x: Tensor, n: Tensor, p0: float, p1: float) -> Tensor:
+    """p̂(x) = p0 (1 - x) + p1 x + x (1 - x) N(x)."""
+    return p0 * (1 - x) + p1 * x + x * (1 - x) * n
+
+
+def trial_second_derivative(x: Tensor, n: Tensor, dn: Tensor, d2n: Tensor) -> Tensor:
+    """p̂''(x) = -2 N + 2 (1 - 2x) N' + x (1 - x) N'' (the boundary terms are linear)."""
+    return -2 * n + 2 * (1 - 2 * x) * dn + x * (1 - x) * d2n
+
+
+def residual_loss(
+    model: nn.Module, x: Tensor, k: float, p0: float, p1: float, method: str = "forward"
+) -> Tensor:
+    """mean((p̂'' + k² p̂)²) over the points ``x`` (shape (B, 1))."""
+    if method == "forward":
+        n, dn, d2n = model(x, order=2)
+        p = trial_solution(x, n, p0, p1)
+        d2p = trial_second_derivative(x, n, dn, d2n)
+    elif method == "autograd":
+        # The textbook route: differentiate p̂ itself twice, keeping the graph for the weights.
+        x = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            p = trial_solution(x, model(x), p0, p1)
+            (dp,) = torch.autograd.grad(p.sum(), x, create_graph=True)
+            (d2p,) = torch.autograd.grad(dp.sum(), x, create_graph=True)
+    else:
+        raise ValueError(f"derivatives must be one of {DERIVATIVE_METHODS}, got {method!r}")
+    return ((d2p + k * k * p) ** 2).mean()
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The bare network: evaluation runs on rank 0 alone, so skip DDP's forward (and its collectives)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def _opt(cfg: Any, name: str, default: Any) -> Any:
+    """cfg.<name>, or ``default`` where the field is absent or null."""
+    value = getattr(cfg, name, None)
+    return default if value is None else value
+
+
+class Helmholtz(Task):
+    """Collocation points in [0, 1], residual loss, relative L2 error against the exact field."""
+
+    metric = "rel_error"
+    higher_is_better = False
+    supports_autocast = False  # bf16 would wreck the second derivatives
+
+    def __init__(self, cfg: Any, ctx: TaskContext) -> None:
+        super().__init__(cfg, ctx)
+        self.frequency = float(_opt(cfg, "frequency", 1000.0))
+        self.speed_of_sound = float(_opt(cfg, "speed_of_sound", 340.0))
+        self.p0, self.p1 = float(_opt(cfg, "p0", 1.0)), float(_opt(cfg, "p1", -1.0))
+        self.batch_size = int(_opt(cfg, "batch_size", 1000))
+        self.eval_points = int(_opt(cfg, "eval_points", 100))
+        self.method = str(_opt(cfg, "derivatives", "forward"))
+        n_points = int(_opt(cfg, "n_points", 10000))
+        subset = _opt(cfg, "subset", None)
+        self._validate(n_points, subset)
+        self.k = wavenumber(self.frequency, self.speed_of_sound)
+        if abs(math.sin(self.k)) < 1e-6:
+            raise UserError(
+                f"helmholtz: frequency {self.frequency:g} Hz is a multiple of c/2 = "
+                f"{self.speed_of_sound / 2:g} Hz, so sin(k) = 0 and the exact solution is undefined; "
+                "pick another frequency"
+            )
+        if subset is not None:
+            n_points = min(n_points, int(subset))
+        if n_points < ctx.world_size:
+            raise UserError(f"helmholtz: {n_points} collocation points cannot feed {ctx.world_size} processes")
+        # Drawn once from the run seed: every rank and every resume sees the same points.
+        gen = torch.Generator().manual_seed(ctx.seed)
+        self.points = torch.rand(n_points, 1, generator=gen).to(ctx.device)
+
+    def _validate(self, n_points: int, subset: Any) -> None:
+        if self.frequency <= 0:
+            raise UserError(f"helmholtz: frequency must be > 0 Hz, got {self.frequency:g}")
+        if self.speed_of_sound <= 0:
+            raise UserError(f"helmholtz: speed_of_sound must be > 0, got {self.speed_of_sound:g}")
+        if n_points <= 0 or self.batch_size <= 0:
+            raise UserError(
+                f"helmholtz: n_points and batch_size must be > 0, got {n_points} and {self.batch_size}"
+            )
+        if self.eval_points < 2:
+            raise UserError(f"helmholtz: eval_points must be >= 2, got {self.eval_points}")
+        if self.method not in DERIVATIVE_METHODS:
+            raise UserError(
+                f"helmholtz: derivatives must be one of {', '.join(DERIVATIVE_METHODS)}, got {self.method!r}"
+            )
+        if subset is not None and int(subset) <= 0:
+            raise UserError(f"helmholtz: subset must be null or > 0, got {subset}")
+
+    def build_model(self, model_cfg: Any) -> nn.Module:
+        hidden = _opt(model_cfg, "hidden", (100, 100, 100))
+        activations = _opt(model_cfg, "activations", ("sin", "cos", "sin"))
+        # Seed locally so construction does not disturb the caller's global RNG stream.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.ctx.seed)
+            try:
+                model = PINNMLP(hidden=list(hidden), activations=list(activations))
+            except ValueError as exc:
+                raise UserError(f"pinn_mlp: {exc}") from None
+        return model.to(self.ctx.device)
+
+    def train_batches(self, epoch: int) -> Iterator[Tensor]:
+        gen = torch.Generator().manual_seed(self.ctx.seed * 100003 + epoch)
+        n, ws = len(self.points), self.ctx.world_size
+        perm = torch.randperm(n, generator=gen)[: (n // ws) * ws]  # equal shards on all ranks
+        shard = perm[self.ctx.rank :: ws].to(self.points.device)
+        for start in range(0, len(shard), self.batch_size):
+            yield self.points[shard[start : start + self.batch_size]]
+
+    def loss(self, model: nn.Module, batch: Tensor) -> Tensor:
+        return residual_loss(model, batch, self.k, self.p0, self.p1, method=self.method)
+
+    def _grid(self, n: int, model: nn.Module) -> Tensor:
+        dtype = next(model.parameters()).dtype
+        return torch.linspace(0, 1, n, device=self.ctx.device, dtype=dtype).unsqueeze(1)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        model = _unwrap(model)
+        x = self._grid(self.eval_points, model)
+        # Forward mode needs no autograd graph, so it runs under no_grad whatever cfg.derivatives is.
+        n, dn, d2n = model(x, order=2)
+        p = trial_solution(x, n, self.p0, self.p1)
+        d2p = trial_second_derivative(x, n, dn, d2n)
+        # float64 reference: in float32, k·x rounding shows up as ~1e-5 errors at high k.
+        exact = exact_solution(x.double(), self.k, self.p0, self.p1)
+        rel = torch.linalg.vector_norm(p.double() - exact) / torch.linalg.vector_norm(exact)
+        test_loss = ((d2p + self.k**2 * p) ** 2).mean()
+        return {"rel_error": float(rel), "test_loss": float(test_loss)}
+
+    @torch.no_grad()
+    def save_artifacts(self, model: nn.Module, run_dir: Path) -> list[Path]:
+        model = _unwrap(model)
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        x = self._grid(1000, model)
+        pred = trial_solution(x, model(x), self.p0, self.p1)
+        exact = exact_solution(x.double(), self.k, self.p0, self.p1)
+        cols = [t.squeeze(1).double().cpu().numpy() for t in (x, exact, pred)]
+        csv_path = run_dir / "field.csv"
+        np.savetxt(csv_path, np.column_stack(cols), delimiter=",", header="x,exact,predicted", comments="")
+        rel = np.linalg.norm(cols[2] - cols[1]) / np.linalg.norm(cols[1])
+
+        from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+        fig = Figure(figsize=(6, 3.5), layout="tight")
+        ax = fig.add_subplot()
+        ax.plot(cols[0], cols[1], "k-", lw=2, label="exact")
+        ax.plot(cols[0], cols[2], "r--", lw=1.5, label="PINN")
+        ax.set(xlabel="x", ylabel="p(x)", title=f"Helmholtz f = {self.frequency:g} Hz, rel. error {rel:.2%}")
+        ax.legend()
+        png_path = run_dir / "field.png"
+        fig.savefig(png_path, dpi=120)
+        return [csv_path, png_path]
