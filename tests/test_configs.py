@@ -1,0 +1,90 @@
+"""Every preset and every config-group option composes, and names line up with the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from experiments.builders import OPTIMIZERS, SCHEDULES, TASKS
+from experiments.config_check import check_config
+from models import IMAGE_MODELS
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
+
+
+def _compose(overrides: list[str], hydra: bool = False):
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
+
+
+def test_presets_are_the_papers() -> None:
+    assert set(PRESETS) == {"fig2", "fig2_quick", "fig5", "fig8", "table1", "fig9"}
+
+
+@pytest.mark.parametrize("scale", [None, "smoke"])
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> None:
+    overrides = [f"+experiment={preset}"] + ([f"+scale={scale}"] if scale else [])
+    cfg = _compose(overrides, hydra=True)
+    params = cfg.hydra.sweeper.params
+    assert params, f"{preset} carries no sweep"
+    assert cfg.experiment_name == preset
+    job = _compose(overrides)
+    check_config(job)
+    OmegaConf.to_container(job, resolve=True)  # every interpolation resolves
+    if scale == "smoke":
+        assert job.trainer.epochs == 2 and job.task.subset == 256
+
+
+@pytest.mark.parametrize(
+    ("preset", "epochs", "task", "lr", "sweep"),
+    [
+        ("fig2", 10000, "helmholtz", 0.005, {"task.frequency": "250,500,1000,1500,2000", "schedule": "static,dlrs"}),
+        ("fig5", 10, "mnist", 0.01, {"task.batch_size": "64,128,256,512", "schedule": "static,dlrs"}),
+        ("fig8", 100, "cifar10", 0.005, {"task.batch_size": "64,128,256,512", "schedule": "static,dlrs"}),
+        ("table1", 100, "cifar10", 0.005,
+         {"model": "simple_dla,vgg19,resnet18,googlenet,mobilenetv2", "schedule": "static,dlrs"}),
+        ("fig9", 10, "mnist", 0.01, {"task.batch_size": "64,128,256,512", "schedule": "adacomp,dlrs"}),
+    ],
+)
+def test_presets_follow_the_protocol(preset: str, epochs: int, task: str, lr: float, sweep: dict) -> None:
+    cfg = _compose([f"+experiment={preset}"], hydra=True)
+    assert cfg.trainer.epochs == epochs and cfg.task.name == task and cfg.optimizer.lr == lr
+    assert cfg.trainer.seed == 50
+    assert {k: str(v) for k, v in cfg.hydra.sweeper.params.items()} == sweep
+
+
+def test_test_batch_sizes_and_pinn_bounds_follow_spec() -> None:
+    assert _compose(["task=mnist"]).task.test_batch_size == 1000
+    assert _compose(["task=cifar10"]).task.test_batch_size == 100
+    pinn = _compose([])
+    assert (pinn.schedule.min_lr, pinn.schedule.max_lr) == (5.55e-5, 9e-3)
+    assert (pinn.task.n_points, pinn.task.batch_size) == (10000, 1000)
+
+
+def test_image_tasks_default_to_simple_dla_and_adacomp_to_sgd() -> None:
+    assert _compose(["task=cifar10"]).model.name == "simple_dla"
+    assert _compose(["task=cifar10", "model=resnet18"]).model.name == "resnet18"
+    assert _compose(["task=mnist", "schedule=adacomp"]).optimizer.name == "sgd"
+    assert _compose(["task=mnist", "schedule=adacomp", "optimizer=adam"]).optimizer.name == "adam"
+
+
+def test_config_groups_match_the_registries() -> None:
+    def options(group: str) -> set[str]:
+        return {p.stem for p in (CONFIGS / group).glob("*.yaml")}
+
+    assert options("task") == set(TASKS)
+    assert options("optimizer") == set(OPTIMIZERS)
+    assert options("schedule") == set(SCHEDULES)
+    assert options("model") == set(IMAGE_MODELS) | {"pinn_mlp"}
+
+
+def test_run_names_are_readable() -> None:
+    assert _compose([]).run_name == "helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005_s50"
+    cfg = _compose(["+experiment=table1", "model=resnet18", "schedule=static", "trainer.seed=51"])
+    assert cfg.run_name == "cifar10-bs128_resnet18_static_adam-lr0.005_s51"
+    assert cfg.run_dir == "results/runs/table1/cifar10-bs128_resnet18_static_adam-lr0.005_s51"
