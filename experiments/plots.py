@@ -22,7 +22,7 @@ def plot_run_curves(rows: Sequence[dict[str, Any]], metric: str, path: Path) -> 
         if log_scale:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.95, wspace=0.3)  # tight_layout costs ~1 s
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
