@@ -73,3 +73,20 @@ def fixture_arrays(dataset: str, n: int, train: bool = True, seed: int = 0) -> t
     shape = (28, 28) if dataset == "mnist" else (3, 32, 32)
     images, labels = _images_and_labels(n, shape, seed if train else seed + 1)
     return (images[:, None] if dataset == "mnist" else images), labels.astype(np.int64)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m experiments.fixtures --root DIR``: fixture MNIST and CIFAR-10 for smoke runs."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True, help="data root to write MNIST/ and cifar-10-batches-py/ into")
+    parser.add_argument("--train", type=int, default=512, help="training images per dataset")
+    parser.add_argument("--test", type=int, default=256, help="test images per dataset")
+    args = parser.parse_args(argv)
+    for write in (write_mnist, write_cifar10):
+        print(f"wrote {write(args.root, args.train, args.test)} (random pixels: a pipeline check, not data)")
+
+
+if __name__ == "__main__":
+    main()

@@ -37,7 +37,7 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
     check_config(job)
     OmegaConf.to_container(job, resolve=True)  # every interpolation resolves
     if scale == "smoke":
-        assert job.trainer.epochs == 2 and job.task.subset == 256
+        assert job.trainer.epochs == 2 and job.task.subset == 128
 
 
 @pytest.mark.parametrize(
