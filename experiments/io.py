@@ -16,6 +16,19 @@ import torch
 
 from .errors import UserError
 
+# mkstemp creates files readable by their owner only; result files get the usual umask mode instead
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+TEMP_GLOB = ".*.tmp"  # leftovers of writes cut short by SIGKILL or a power cut
+
+
+def _not_a_directory(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` that is not a directory (it blocks mkdir)."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
 
 def _write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
@@ -23,6 +36,7 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, 0o666 & ~_UMASK)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -33,8 +47,13 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
             raise
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise UserError(f"disk full while writing {path}: free some space and resume the run") from None
-        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise UserError(f"disk full while writing {path} ({e.strerror}): free some space, then run the same "
+                            "command again to resume from the last checkpoint") from None
+        blocker = _not_a_directory(path) if e.errno in (errno.ENOTDIR, errno.EEXIST) else None
+        if blocker is not None:
+            raise UserError(f"cannot write {path}: {blocker} is a file, not a directory; "
+                            "choose another paths.results=...") from None
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR):
             raise UserError(f"cannot write {path} ({e.strerror}): choose a writable paths.results=...") from None
         raise
 
@@ -76,5 +95,9 @@ def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dic
 
 
 def read_json(path: Path) -> Any:
-    with open(path) as f:
-        return json.load(f)
+    """The parsed file, or a one-line UserError if it is damaged (e.g. edited by hand)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is damaged ({e}); delete it, or rerun with trainer.force=true to start over") from None

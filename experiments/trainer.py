@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -26,7 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 from .builders import build_optimizer, build_schedule, build_task
 from .config_check import check_config
 from .errors import UserError
-from .io import load_checkpoint, read_json, save_checkpoint_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
+from .io import (TEMP_GLOB, load_checkpoint, read_json, save_checkpoint_atomic, write_csv_atomic, write_json_atomic,
+                 write_text_atomic)
 from .progress import EpochProgress
 from .tasks.base import TaskContext
 
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 # Settings that change how a run executes but not what it computes: a run directory may be
 # resumed or skipped even if these differ.
 EXECUTION_ONLY = {"trainer": ("resume", "force", "device", "progress", "checkpoint_every", "cudnn_benchmark"),
+                  "task": ("data_root", "download", "num_workers"),  # where the data is, not what it is
                   "paths": None, "run_dir": None}
 FINISHED = ("completed", "diverged")
 METRICS_WRITE_INTERVAL_S = 2.0  # rewrite metrics.csv at most this often (and at every checkpoint)
@@ -145,7 +148,11 @@ class Trainer:
         config_file, summary_file = self.run_dir / "config.yaml", self.run_dir / "summary.json"
         if t.force or not config_file.exists():
             return "fresh"
-        stored = run_identity(OmegaConf.load(config_file))
+        try:
+            stored = run_identity(OmegaConf.load(config_file))
+        except Exception as e:  # a damaged or hand-edited file
+            raise UserError(f"{config_file} is damaged ({type(e).__name__}); delete it, or rerun with "
+                            "trainer.force=true to start over") from None
         if stored != self.identity:
             differing = sorted(_diff_keys(stored, self.identity))
             raise UserError(
@@ -185,13 +192,20 @@ class Trainer:
         self.rows: list[dict[str, Any]] = []
         self.position = {"epoch": 0, "batch": 0, "loss_sum": 0.0, "epoch_time": 0.0,
                          "lr_used": None, "wall": 0.0}
+        if env.is_main:
+            for leftover in self.run_dir.glob(TEMP_GLOB):  # cut short by a kill
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink(missing_ok=True)
         if mode == "resume":
             self._load_checkpoint()
             print(f"resuming {self.run_dir} at epoch {self.position['epoch'] + 1}"
                   + (f", batch {self.position['batch'] + 1}" if self.position["batch"] else ""))
         elif env.is_main:
-            (self.run_dir / "checkpoint.pt").unlink(missing_ok=True)
+            # config first: an unusable results directory fails here with a clear message
             write_text_atomic(self.run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+            (self.run_dir / "checkpoint.pt").unlink(missing_ok=True)
         self._write_summary("running")
         self._last_metrics_write = 0.0
 
@@ -206,8 +220,7 @@ class Trainer:
             self._write_summary("failed", message=f"{type(e).__name__}: {e}")
             raise
         if env.is_main and status != "interrupted":
-            self.task.save_artifacts(self.model, self.run_dir)
-            self._save_curves()
+            self._save_artifacts()
         summary = self._write_summary(status)
         if env.enabled:
             summary = self._check_ranks_agree(summary)
@@ -278,6 +291,7 @@ class Trainer:
         """Mean batch loss over all ranks (the epoch's one read), and a stop request agreed by all."""
         if not self.env.enabled:
             return float(loss_sum) / max(batches, 1), None
+        self._rank_batches = batches  # this rank's share of the epoch, reported by _check_ranks_agree
         packed = torch.stack([loss_sum.double(), torch.tensor(float(batches), device=loss_sum.device).double(),
                               torch.tensor(float(stop.signum or 0), device=loss_sum.device).double()])
         dist.all_reduce(packed, op=dist.ReduceOp.SUM)
@@ -369,21 +383,37 @@ class Trainer:
             write_json_atomic(self.run_dir / "summary.json", summary)
         return summary
 
-    def _save_curves(self) -> None:
+    def _save_artifacts(self) -> None:
+        """The task's end-of-run files and the curves figure: written aside, then renamed into place,
+        so that no task has to write its files atomically itself."""
         from .plots import plot_run_curves
 
-        plot_run_curves(self.rows, self.task.metric, self.run_dir / "curves.png")
+        staging = self.run_dir / ".artifacts.tmp"  # matches TEMP_GLOB: removed if a kill leaves it
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            self.task.save_artifacts(self.model, staging)
+            plot_run_curves(self.rows, self.task.metric, staging / "curves.png")
+            for item in staging.iterdir():
+                if (self.run_dir / item.name).is_dir():
+                    shutil.rmtree(self.run_dir / item.name)
+                os.replace(item, self.run_dir / item.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def _check_ranks_agree(self, summary: dict[str, Any]) -> dict[str, Any]:
         """All ranks must end with the same weights and rate; record the check in the summary."""
         flat = torch.cat([p.detach().double().flatten() for p in self.model.parameters()])
-        local = torch.stack([flat.sum(), (flat * flat).sum(), torch.tensor(self.optimizer.param_groups[0]["lr"],
-                                                                           dtype=torch.float64, device=flat.device)])
+        # the last entry, this rank's batches in its last epoch, shows that the data was sharded
+        extras = [float(self.optimizer.param_groups[0]["lr"]), float(getattr(self, "_rank_batches", 0))]
+        local = torch.cat([torch.stack([flat.sum(), (flat * flat).sum()]),
+                           torch.tensor(extras, dtype=torch.float64, device=flat.device)])
         gathered = [torch.zeros_like(local) for _ in range(self.env.world_size)]
         dist.all_gather(gathered, local)
         values = [g.tolist() for g in gathered]
         summary["ranks"] = {"weight_sum": [v[0] for v in values], "weight_sq_sum": [v[1] for v in values],
-                            "lr": [v[2] for v in values], "agree": all(v == values[0] for v in values)}
+                            "lr": [v[2] for v in values], "agree": all(v[:3] == values[0][:3] for v in values),
+                            "batches_last_epoch": [int(v[3]) for v in values]}
         if self.env.is_main:
             write_json_atomic(self.run_dir / "summary.json", summary)
         return summary
