@@ -33,6 +33,7 @@ CASES = [
     Case("unknown-optimizer", ["optimizer=rmsprop"], ["optimizer=rmsprop is not known", "adam, sgd"]),
     Case("unknown-key", ["trainer.epoch=3"], ["trainer.epoch is not a known setting", "epochs", "+trainer.epoch="]),
     Case("model-task-mismatch", ["model=resnet18"], ["model=resnet18 does not fit task=helmholtz", "pinn_mlp"]),
+    Case("mnist-cnn-on-cifar", ["task=cifar10", "model=mnist_cnn"], ["model=mnist_cnn takes 28x28 images"], tiny=False),
     # non-positive numbers say what is allowed
     Case("lr-zero", ["optimizer.lr=0"], ["optimizer.lr must be a finite number > 0, got 0"]),
     Case("lr-negative", ["optimizer.lr=-0.01"], ["optimizer.lr must be a finite number > 0, got -0.01"]),
