@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -87,7 +88,8 @@ def open_dataset(dataset: str, root: str | Path, train: bool, download: bool, tr
     missing = [f for f in spec.files if not (folder / f).is_file()]
     reason = ""
     if missing and download:
-        print(f"downloading {spec.title} into {root} ...", flush=True)
+        if sys.stdout.isatty():  # feedback for a person waiting; logs keep just the outcome
+            print(f"downloading {spec.title} into {root} ...", flush=True)
         try:  # torchvision prints progress and per-mirror failures; only our line may reach the user
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 cls(str(root), train=train, download=True)
