@@ -178,7 +178,11 @@ class Trainer:
         torch.backends.cudnn.benchmark = bool(cfg.trainer.cudnn_benchmark)
         seed_everything(cfg.trainer.seed)
         ctx = TaskContext(self.device, cfg.trainer.seed, env.rank, env.world_size, bool(cfg.trainer.channels_last))
+        if env.enabled and not env.is_main:
+            dist.barrier()  # let rank 0 download the data alone (torchrun stops us if it fails)
         self.task = task = build_task(cfg.task, ctx)  # loads data: fails before anything is written
+        if env.enabled and env.is_main:
+            dist.barrier()
         self.model = task.build_model(cfg.model)
         self.optimizer = build_optimizer(cfg.optimizer, self.model.parameters())
         self.schedule = build_schedule(cfg.schedule, self.optimizer)
