@@ -12,8 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import torch
-
 from .errors import UserError
 
 # mkstemp creates files readable by their owner only; result files get the usual umask mode instead
@@ -75,6 +73,8 @@ def write_csv_atomic(path: Path, rows: Iterable[Mapping[str, Any]], fieldnames: 
 
 
 def save_checkpoint_atomic(path: Path, state: dict[str, Any]) -> None:
+    import torch  # here, so that the report tools can use this module without torch
+
     buf = io.BytesIO()
     torch.save(state, buf)
     _write_bytes_atomic(path, buf.getvalue())
@@ -82,6 +82,8 @@ def save_checkpoint_atomic(path: Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
     """Load a checkpoint or raise a one-line UserError if it is truncated or corrupt."""
+    import torch
+
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:  # torch raises several types for a damaged zip/pickle

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -26,6 +24,8 @@ from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
+
+from .io import write_text_atomic  # noqa: E402
 
 EXPERIMENTS = ("fig2", "fig5", "fig8", "table1", "fig9")
 # experiment name (before any "_suffix", e.g. fig2_quick) -> layout of its figure and table
@@ -320,22 +320,13 @@ def _num(value: float, fmt: str) -> str:
     return f"{value:{fmt}}" if value is not None and math.isfinite(value) else "—"
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write via a temp file + rename, so a reader never sees half a table."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
     """tables/<experiment>.csv (numbers) and tables/<experiment>.md (mean ± std text)."""
     numeric, shown, caption = build_table(kind, runs)
     csv_path, md_path = Path(out_dir) / "tables" / f"{experiment}.csv", Path(out_dir) / "tables" / f"{experiment}.md"
-    _write_text(csv_path, numeric.to_csv(index=False, float_format="%.10g"))  # no 0.37999999999999545
+    write_text_atomic(csv_path, numeric.to_csv(index=False, float_format="%.10g"))  # no 0.37999999999999545
     note = "Mean ± std over seeds (— : a single seed or no value); diverged seeds are counted, not averaged."
-    _write_text(md_path, f"**{experiment}** — {caption}.\n{note}\n\n{to_markdown(shown)}")
+    write_text_atomic(md_path, f"**{experiment}** — {caption}.\n{note}\n\n{to_markdown(shown)}")
     return [csv_path, md_path]
 
 
