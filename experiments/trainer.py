@@ -14,7 +14,7 @@ import os
 import random
 import shutil
 import signal
-import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +127,6 @@ class _SignalFlag:
 
 
 def threading_is_main() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 
@@ -216,9 +214,7 @@ class Trainer:
         try:
             with _SignalFlag() as stop:
                 status = self._train(stop)
-        except Interrupted:
-            raise
-        except UserError:
+        except (Interrupted, UserError):
             raise
         except Exception as e:
             self._write_summary("failed", message=f"{type(e).__name__}: {e}")
