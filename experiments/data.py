@@ -133,7 +133,12 @@ def shard_indices(n: int, *, seed: int, epoch: int, shuffle: bool, rank: int = 0
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, epoch)))
     else:
         perm = torch.arange(n)
-    return perm[rank::world_size][: n // world_size]
+    return shard(perm, rank, world_size)
+
+
+def shard(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """This rank's part of an epoch's sample order: order[rank::world_size], equal length on all ranks."""
+    return order[rank::world_size][: len(order) // world_size]
 
 
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int = CROP_PADDING) -> torch.Tensor:

@@ -49,31 +49,27 @@ def _warn(message: str) -> None:
     warnings.warn(message, stacklevel=3)
 
 
-def _read_summary(run_dir: Path) -> Optional[dict[str, Any]]:
-    path = run_dir / "summary.json"
+def _read_mapping(path: Path, parse: Any, errors: tuple[type[Exception], ...]) -> Optional[dict[str, Any]]:
+    """A JSON/YAML file holding a mapping, or None (with a warning if it exists but is unusable)."""
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = parse(path.read_text())
+    except (OSError, UnicodeDecodeError, *errors) as e:
         _warn(f"{path} is unreadable ({type(e).__name__}); ignoring it")
         return None
     if not isinstance(data, dict):
-        _warn(f"{path} does not hold a summary object; ignoring it")
+        _warn(f"{path} does not hold a mapping; ignoring it")
         return None
     return data
 
 
+def _read_summary(run_dir: Path) -> Optional[dict[str, Any]]:
+    return _read_mapping(run_dir / "summary.json", json.loads, (json.JSONDecodeError,))
+
+
 def _read_config(run_dir: Path) -> Optional[dict[str, Any]]:
-    path = run_dir / "config.yaml"
-    if not path.exists():
-        return None
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        _warn(f"{path} is unreadable ({type(e).__name__}); ignoring it")
-        return None
-    return data if isinstance(data, dict) else None
+    return _read_mapping(run_dir / "config.yaml", yaml.safe_load, (yaml.YAMLError,))
 
 
 def read_metrics(run_dir: Path) -> Optional[pd.DataFrame]:

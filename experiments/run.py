@@ -24,10 +24,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .config_check import check_config
+from .config_check import CONFIG_DIR, check_config, group_options
 from .errors import UserError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 GROUPS = ("task", "model", "schedule", "optimizer", "trainer", "experiment", "scale")
 _GROUP_OVERRIDE = re.compile(r"^[+~]{0,2}(?P<group>" + "|".join(GROUPS) + r")=(?P<value>.*)$")
 log = logging.getLogger("experiments")
@@ -48,7 +47,7 @@ def check_group_names(args: list[str]) -> None:
         if value.startswith("glob("):  # Hydra expands globs itself
             continue
         values = re.sub(r"^(choice|range)\((.*)\)$", r"\2", value).split(",")
-        options = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+        options = group_options(group)
         for option in values:
             if option.strip() and option.strip() not in options:
                 fail(f"{group}={option.strip()} is not known; choose one of: {', '.join(options)}")

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from experiments.data import shard
 from experiments.errors import UserError
 from experiments.tasks.base import Task, TaskContext
 from models.pinn_mlp import PINNMLP
@@ -137,11 +138,10 @@ class Helmholtz(Task):
 
     def train_batches(self, epoch: int) -> Iterator[Tensor]:
         gen = torch.Generator().manual_seed(self.ctx.seed * 100003 + epoch)
-        n, ws = len(self.points), self.ctx.world_size
-        perm = torch.randperm(n, generator=gen)[: (n // ws) * ws]  # equal shards on all ranks
-        shard = perm[self.ctx.rank :: ws].to(self.points.device)
-        for start in range(0, len(shard), self.batch_size):
-            yield self.points[shard[start : start + self.batch_size]]
+        order = torch.randperm(len(self.points), generator=gen)
+        mine = shard(order, self.ctx.rank, self.ctx.world_size).to(self.points.device)
+        for start in range(0, len(mine), self.batch_size):
+            yield self.points[mine[start : start + self.batch_size]]
 
     def loss(self, model: nn.Module, batch: Tensor) -> Tensor:
         return residual_loss(model, batch, self.k, self.p0, self.p1, method=self.method)
