@@ -75,7 +75,26 @@ fig9: $(STAMP) $(DATA_PREP) ## Fig. 9: MNIST, SimpleDLA, 4 batch sizes x {Adacom
 	$(call sweep,fig9)
 	$(REPORT) fig9
 
-reproduce-all: fig2 fig5 fig8 table1 fig9 ## every figure and table (restartable: finished runs are skipped)
+# ---- studies beyond the paper: baselines, ablations, sensitivity -------------------------------
+.PHONY: baselines-pinn lr-sensitivity table1-baselines dlrs-ablation
+baselines-pinn: $(STAMP) ## PINN at 1000/2000 Hz x {static, DLRS, cosine, exponential, step, plateau}, 3 000 epochs
+	$(call sweep,baselines_pinn)
+	$(REPORT) baselines_pinn
+
+lr-sensitivity: $(STAMP) $(DATA_PREP) ## initial rate 1e-4..5e-2 x {static, DLRS, plateau}: PINN 1000 Hz and MNIST CNN
+	$(call sweep,lr_sensitivity)
+	$(call sweep,lr_sensitivity_mnist)
+	$(REPORT) lr_sensitivity
+
+table1-baselines: $(STAMP) $(DATA_PREP) ## Table 1 with cosine and plateau beside static and DLRS (GPU work)
+	$(call sweep,table1_baselines)
+	$(REPORT) table1_baselines
+
+dlrs-ablation: $(STAMP) ## PINN: batch order x {static, DLRS, authors' PINN rule, symmetric DLRS}, 3 000 epochs
+	$(call sweep,dlrs_ablation)
+	$(REPORT) dlrs_ablation
+
+reproduce-all: fig2 fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity dlrs-ablation table1-baselines ## every figure, table and study (restartable: finished runs are skipped)
 
 report: $(STAMP) ## redraw every figure and table from whatever runs exist
 	$(REPORT) all

@@ -1,4 +1,9 @@
-"""Name -> object registries for the config groups: tasks, optimizers and schedules."""
+"""Tasks by name; optimizers and schedules with ``hydra.utils.instantiate`` from their configs.
+
+An optimizer config (``configs/optimizer/*.yaml``) is a ``_partial_`` of a ``torch.optim`` class;
+a schedule config (``configs/schedule/*.yaml``) a ``_partial_`` of a scheduler class or factory.
+Both keep a ``name`` for run names and reports, which is not passed on.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ import importlib
 from typing import Any, Iterable
 
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 from torch.optim import Optimizer
 
-from dlrs import DLRS, Adacomp, LossScheduler, Static
-
+from .schedules import HARNESS_KEYS, EpochSchedule
 from .tasks.base import Task, TaskContext
 
 # Imported lazily: building a PINN should not import torchvision.
@@ -18,8 +24,6 @@ TASKS = {
     "mnist": "experiments.tasks.images:ImageClassification",
     "cifar10": "experiments.tasks.images:ImageClassification",
 }
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("static", "dlrs", "adacomp")
 
 
 def build_task(task_cfg: Any, ctx: TaskContext) -> Task:
@@ -27,20 +31,18 @@ def build_task(task_cfg: Any, ctx: TaskContext) -> Task:
     return getattr(importlib.import_module(module_name), class_name)(task_cfg, ctx)
 
 
-def build_optimizer(cfg: Any, params: Iterable[torch.nn.Parameter]) -> Optimizer:
-    if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    raise ValueError(f"unknown optimizer {cfg.name!r}")
+def _partial(cfg: DictConfig, drop: Iterable[str]) -> Any:
+    """``instantiate`` on ``cfg`` without the harness's own keys; lists arrive as plain lists."""
+    node = OmegaConf.to_container(cfg, resolve=True)
+    for key in drop:
+        node.pop(key, None)
+    return instantiate(node, _convert_="all")
 
 
-def build_schedule(cfg: Any, optimizer: Optimizer) -> LossScheduler:
-    if cfg.name == "static":
-        return Static(optimizer)
-    if cfg.name == "dlrs":
-        return DLRS(optimizer, delta_d=cfg.delta_d, delta_o=cfg.delta_o, delta_i=cfg.delta_i,
-                    min_lr=cfg.min_lr, max_lr=cfg.max_lr)
-    if cfg.name == "adacomp":
-        return Adacomp(optimizer, window=cfg.window, eps=cfg.eps)
-    raise ValueError(f"unknown schedule {cfg.name!r}")
+def build_optimizer(cfg: DictConfig, params: Iterable[torch.nn.Parameter]) -> Optimizer:
+    return _partial(cfg, ("name",))(params)
+
+
+def build_schedule(cfg: DictConfig, optimizer: Optimizer) -> EpochSchedule:
+    return EpochSchedule(_partial(cfg, HARNESS_KEYS), optimizer, warmup_epochs=cfg.warmup_epochs,
+                         warmup_start_factor=cfg.warmup_start_factor)

@@ -95,14 +95,82 @@ def _check(cfg: DictConfig) -> None:
     if cfg.task.get("test_subset") is not None:
         _positive(cfg.task.test_subset, "task.test_subset", integer=True)
 
-    s = cfg.schedule
-    if s.name == "dlrs":
+    o = cfg.optimizer
+    if "betas" in o:
+        betas = list(o.betas)
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+            raise UserError(f"optimizer.betas must be two numbers in [0, 1), got {betas!r}")
+    if "momentum" in o:
+        _non_negative(o.momentum, "optimizer.momentum")
+    _check_schedule(cfg)
+
+
+def _fraction(value: Any, key: str, allow_one: bool = True) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value and (
+        value <= 1 if allow_one else value < 1)
+    if not ok:
+        raise UserError(f"{key} must be a number in (0, {'1]' if allow_one else '1)'}, got {value!r}")
+
+
+def _check_schedule(cfg: DictConfig) -> None:
+    s, lr, epochs = cfg.schedule, cfg.optimizer.lr, cfg.trainer.epochs
+    if not isinstance(s.warmup_epochs, int) or isinstance(s.warmup_epochs, bool) or not 0 <= s.warmup_epochs < epochs:
+        raise UserError(f"schedule.warmup_epochs must be an integer in [0, trainer.epochs={epochs}), "
+                        f"got {s.warmup_epochs!r}")
+    _fraction(s.warmup_start_factor, "schedule.warmup_start_factor")
+    if s.get("_target_") == "dlrs.DLRS":  # the paper's rule and its ablations (dlrs_symmetric)
         for key in ("delta_d", "delta_o", "delta_i"):
             _non_negative(s[key], f"schedule.{key}")
         _positive(s.min_lr, "schedule.min_lr")
         _positive(s.max_lr, "schedule.max_lr")
         if s.min_lr >= s.max_lr:
             raise UserError(f"schedule.min_lr ({s.min_lr}) must be < schedule.max_lr ({s.max_lr})")
-    if s.name == "adacomp":
+    elif s.name == "adacomp":
         _positive(s.window, "schedule.window", integer=True)
         _non_negative(s.eps, "schedule.eps")
+    elif s.name == "cosine":
+        _positive(s.T_max, "schedule.T_max", integer=True)
+        _non_negative(s.eta_min, "schedule.eta_min")
+        if s.eta_min > lr:
+            raise UserError(f"schedule.eta_min ({s.eta_min:g}) is above the initial rate optimizer.lr ({lr:g}); "
+                            "cosine annealing goes down to eta_min")
+    elif s.name == "exponential":
+        if (s.gamma is None) == (s.final_lr is None):
+            raise UserError("schedule: give exactly one of schedule.gamma and schedule.final_lr "
+                            f"(got gamma={s.gamma}, final_lr={s.final_lr}); set the other to null")
+        if s.gamma is not None:
+            _fraction(s.gamma, "schedule.gamma")
+        else:
+            _positive(s.final_lr, "schedule.final_lr")
+            _positive(s.over_epochs, "schedule.over_epochs", integer=True)
+            if s.final_lr > lr:
+                raise UserError(f"schedule.final_lr ({s.final_lr:g}) is above the initial rate optimizer.lr "
+                                f"({lr:g}); exponential decay goes down to it")
+    elif s.name == "step":
+        _positive(s.step_size, "schedule.step_size", integer=True)
+        _fraction(s.gamma, "schedule.gamma")
+    elif s.name == "plateau":
+        _choice(s.mode, ("min",), "schedule.mode")  # it watches the training loss
+        _fraction(s.factor, "schedule.factor", allow_one=False)
+        if not isinstance(s.patience, int) or isinstance(s.patience, bool) or s.patience < 0:
+            raise UserError(f"schedule.patience must be an integer >= 0, got {s.patience!r}")
+        _non_negative(s.threshold, "schedule.threshold")
+        _non_negative(s.min_lr, "schedule.min_lr")
+        if s.min_lr > lr:
+            raise UserError(f"schedule.min_lr ({s.min_lr:g}) is above the initial rate optimizer.lr ({lr:g})")
+    elif s.name == "replay":
+        _check_replay(s.metrics_csv, epochs)
+
+
+def _check_replay(path: Any, epochs: int) -> None:
+    from .schedules import read_lr_column  # imports torch only when replay is chosen
+
+    if not isinstance(path, str) or not Path(path).is_file():
+        raise UserError(f"schedule.metrics_csv={path!r} is not a file; give the metrics.csv of the run to replay")
+    try:
+        rates = read_lr_column(Path(path))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError) as e:
+        raise UserError(f"schedule.metrics_csv={path}: cannot read its lr column ({e})") from None
+    if len(rates) < epochs:
+        raise UserError(f"schedule.metrics_csv={path} has {len(rates)} epochs of rates, fewer than "
+                        f"trainer.epochs={epochs}; replay a longer run or set trainer.epochs={len(rates)}")

@@ -264,7 +264,7 @@ class Trainer:
                 mean_loss, stop_now = self._epoch_loss(loss_sum, pos["batch"], stop)
                 diverged = not math.isfinite(mean_loss)
                 if not diverged:
-                    self.schedule.step()
+                    self.schedule.step(mean_loss)
                 row = self._epoch_row(epoch, mean_loss, time.perf_counter() - t0)
                 pos.update(epoch=epoch + 1, batch=0, loss_sum=0.0, epoch_time=0.0, lr_used=None,
                            wall=pos["wall"] + row["epoch_time_s"])
@@ -368,6 +368,11 @@ class Trainer:
             pick = max if higher else min
             best_row = pick(finite_rows, key=lambda r: r[metric])
             best = {metric: best_row[metric], "epoch": best_row["epoch"]}
+            threshold = getattr(task, "target", None)  # e.g. the PINN's 1 % (the authors' stopping rule)
+            if threshold is not None:
+                below = [r["epoch"] for r in finite_rows if r[metric] < threshold]
+                best["first_epoch_below_target"] = below[0] if below else None
+                best["target"] = threshold
         summary = {
             "status": status, "experiment": cfg.experiment_name, "run_name": cfg.run_name,
             "task": cfg.task.name, "model": cfg.model.name, "schedule": cfg.schedule.name,
@@ -375,7 +380,8 @@ class Trainer:
             "frequency": float(cfg.task.frequency) if "frequency" in cfg.task else None,
             "seed": int(cfg.trainer.seed), "epochs": int(cfg.trainer.epochs),
             "epochs_completed": len(self.rows), "metric": metric, "higher_is_better": higher,
-            "final": final, "best": best, "total_time_s": self.position["wall"] if hasattr(self, "position") else 0.0,
+            "final": final, "best": best,
+            "final_lr": float(self.optimizer.param_groups[0]["lr"]) if hasattr(self, "optimizer") else None, "total_time_s": self.position["wall"] if hasattr(self, "position") else 0.0,
             "diverged_at_epoch": self.rows[-1]["epoch"] if status == "diverged" else None,
             "message": message, "world_size": self.env.world_size, "device": str(self.device),
         }

@@ -78,6 +78,7 @@ class Helmholtz(Task):
 
     metric = "rel_error"
     higher_is_better = False
+    target = 0.01  # the paper's "< 1 %"; the summary records the first epoch below it
     supports_autocast = False  # bf16 would wreck the second derivatives
 
     def __init__(self, cfg: Any, ctx: TaskContext) -> None:
@@ -88,6 +89,7 @@ class Helmholtz(Task):
         self.batch_size = int(_opt(cfg, "batch_size", 1000))
         self.eval_points = int(_opt(cfg, "eval_points", 100))
         self.method = str(_opt(cfg, "derivatives", "forward"))
+        self.shuffle = bool(_opt(cfg, "shuffle", False))
         n_points = int(_opt(cfg, "n_points", 10000))
         subset = _opt(cfg, "subset", None)
         self._validate(n_points, subset)
@@ -137,8 +139,11 @@ class Helmholtz(Task):
         return model.to(self.ctx.device)
 
     def train_batches(self, epoch: int) -> Iterator[Tensor]:
-        gen = torch.Generator().manual_seed(self.ctx.seed * 100003 + epoch)
-        order = torch.randperm(len(self.points), generator=gen)
+        if self.shuffle:  # a new order, so new batches, every epoch
+            gen = torch.Generator().manual_seed(self.ctx.seed * 100003 + epoch)
+            order = torch.randperm(len(self.points), generator=gen)
+        else:  # the authors' handling: the same batches, in the same order, every epoch
+            order = torch.arange(len(self.points))
         mine = shard(order, self.ctx.rank, self.ctx.world_size).to(self.points.device)
         for start in range(0, len(mine), self.batch_size):
             yield self.points[mine[start : start + self.batch_size]]

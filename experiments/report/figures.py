@@ -1,0 +1,181 @@
+"""Figures: loss, learning rate and metric curves per schedule (mean ± std over seeds)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .names import ARCH_NAMES, SCHEDULES  # noqa: E402
+from .runs import _float, _warn  # noqa: E402
+from .tables import _g, _rank  # noqa: E402
+
+# ---- figures -----------------------------------------------------------------------------------
+def _column_title(column: str, value: Any) -> str:
+    if column == "frequency":
+        return f"f = {_g(value)} Hz"
+    if column == "batch_size":
+        return f"batch size {_g(value)}"
+    return ARCH_NAMES.get(value, str(value))
+
+
+def _schedule_curves(ax: plt.Axes, curves: pd.DataFrame, value: str, log: bool) -> None:
+    """One line per schedule: the mean over seeds per epoch, shaded ± std when there are several.
+
+    Diverged seeds are left out of the mean (as in the tables) and drawn one by one, dotted.
+    """
+    if value not in curves.columns:
+        return
+    for sched in sorted(set(curves["schedule"]), key=lambda s: _rank("schedule", s)):
+        sub = curves[curves["schedule"] == sched]
+        status = sub.groupby("run_dir")["status"].first()
+        diverged = sub["run_dir"].isin(status.index[status == "diverged"])
+        name, color = SCHEDULES.get(sched, (str(sched), None))
+        n_runs, n_div = len(status), int((status == "diverged").sum())
+        notes = ([f"{n_runs} seeds"] if n_runs > 1 else []) + (
+            [f"{n_div} diverged, dotted" if n_div < n_runs else "diverged"] if n_div else [])
+        label: Optional[str] = name + (f" ({', '.join(notes)})" if notes else "")
+        stats = sub[~diverged].groupby("epoch")[value].agg(["mean", "std", "count"]).dropna(subset=["mean"])
+        if not stats.empty:
+            ax.plot(stats.index, stats["mean"], color=color, lw=1.3, label=label)
+            label = None
+            if stats["count"].max() > 1:
+                ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+                                color=color, alpha=0.2, lw=0)
+        for _, run in sub[diverged].groupby("run_dir"):
+            ax.plot(run["epoch"], run[value], ":", color=color, lw=1.0, label=label)
+            label = None
+    values = pd.to_numeric(curves[value], errors="coerce")
+    positive = values[values > 0]
+    if log and len(positive) and positive.max() >= 10 * positive.min():  # within one decade linear reads better
+        ax.set_yscale("log", nonpositive="clip")
+        ax.yaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks are slow to draw and crowd the axis
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+
+
+def _field_panel(ax: plt.Axes, runs: pd.DataFrame) -> None:
+    """Exact field once, then each run's prediction labelled with its relative error."""
+    exact_drawn = False
+    ordered = sorted((run for _, run in runs.iterrows()),
+                     key=lambda r: (_rank("schedule", r["schedule"]), _rank("seed", r["seed"])))
+    ordered = [r for i, r in enumerate(ordered) if i == 0 or r["schedule"] != ordered[i - 1]["schedule"]]  # first seed
+    for run in ordered:
+        path = Path(run["run_dir"]) / "field.csv"
+        try:
+            field = pd.read_csv(path) if path.exists() else None
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            _warn(f"{path} is unreadable ({type(e).__name__}); ignoring it")
+            field = None
+        if field is None or not {"x", "exact", "predicted"} <= set(field.columns):
+            continue
+        if not exact_drawn:
+            ax.plot(field["x"], field["exact"], "k-", lw=2, label="exact")
+            exact_drawn = True
+        err = run.get("final_rel_error", float("nan"))
+        if not math.isfinite(_float(err)):
+            diff, ref = field["predicted"] - field["exact"], field["exact"]
+            err = float(np.linalg.norm(diff) / np.linalg.norm(ref)) if np.linalg.norm(ref) > 0 else float("nan")
+        name, color = SCHEDULES.get(run["schedule"], (str(run["schedule"]), None))
+        state = "diverged" if run["status"] == "diverged" or not math.isfinite(err) else f"rel. err {err:.2e}"
+        ax.plot(field["x"], field["predicted"], "--", color=color, lw=1.2, label=f"{name} s{_g(run['seed'])}: {state}")
+    ax.set_xlabel("x")
+    ax.grid(alpha=0.3)
+    if exact_drawn:
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no field.csv yet", ha="center", va="center", transform=ax.transAxes)
+
+
+def _save(fig: plt.Figure, out_dir: Path, stem: str) -> list[Path]:
+    folder = Path(out_dir) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
+    # fixed margins in inches: tight_layout would draw the whole figure once more
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=1.0 / width, right=1 - 0.15 / width, bottom=0.5 / height, top=1 - 0.6 / height,
+                        wspace=0.3, hspace=0.35)
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths
+
+
+def plot_experiment(experiment: str, kind: str, runs: pd.DataFrame, curves: pd.DataFrame,
+                    out_dir: Path) -> list[Path]:
+    """The experiment's figure (<experiment>.png/.pdf: loss, learning rate, and the metric or the PINN's
+    field, one column per panel value) and the learning-rate figure (<experiment>_lr.png/.pdf)."""
+    if kind == "lr":
+        return plot_lr_sensitivity(experiment, runs, out_dir)
+    if kind == "ablation":  # one column per (frequency, batch order)
+        runs, curves = _with_panel(runs), _with_panel(curves)
+    column = {"pinn": "frequency", "batch": "batch_size", "arch": "model", "ablation": "panel"}[kind]
+    values = sorted(set(runs[column].dropna()), key=lambda v: _rank(column, v))
+    n = max(len(values), 1)
+    pinn = kind in ("pinn", "ablation")
+    fig, axes = plt.subplots(3, n, figsize=(3.4 * n + 0.9, 9.0), squeeze=False)
+    lr_fig, lr_axes = plt.subplots(1, n, figsize=(3.4 * n + 0.9, 3.2), squeeze=False)
+    for i, value in enumerate(values):
+        sub_curves = curves[curves[column] == value] if len(curves) else curves
+        top, middle, low, lr_ax = axes[0][i], axes[1][i], axes[2][i], lr_axes[0][i]
+        _schedule_curves(top, sub_curves, "train_loss", log=True)
+        top.set_title(_column_title(column, value))
+        if top.lines:
+            top.legend(fontsize=7)
+        for ax in (middle, lr_ax):
+            _schedule_curves(ax, sub_curves, "lr", log=True)
+            ax.set_xlabel("epoch")
+        lr_ax.set_title(_column_title(column, value))
+        if lr_ax.lines:
+            lr_ax.legend(fontsize=7)
+        if pinn:
+            _field_panel(low, runs[runs[column] == value])
+        else:
+            _schedule_curves(low, sub_curves, "test_acc", log=False)
+            low.set_xlabel("epoch")
+    axes[0][0].set_ylabel("train loss")
+    axes[1][0].set_ylabel("learning rate")
+    axes[2][0].set_ylabel("p(x)" if pinn else "test accuracy (%)")
+    lr_axes[0][0].set_ylabel("learning rate")
+    fig.suptitle(f"{experiment}", fontsize=10)
+    lr_fig.suptitle(f"{experiment}: learning rate used in each epoch", fontsize=10)
+    return _save(fig, out_dir, experiment) + _save(lr_fig, out_dir, f"{experiment}_lr")
+
+
+def _with_panel(df: pd.DataFrame) -> pd.DataFrame:
+    order = ["fixed order" if s is False else "reshuffled" for s in df.get("shuffle", pd.Series(dtype=object))]
+    return df.assign(panel=[f"{_g(f)} Hz, {o}" for f, o in zip(df.get("frequency", []), order)])
+
+
+def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Final metric against the initial rate (log axis), one line per schedule, one panel per task."""
+    from .tables import _lr_table
+
+    agg = _lr_table(runs)[0]
+    tasks = sorted(set(agg["task"].dropna()))
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4.2 * max(len(tasks), 1) + 0.9, 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        sub = agg[agg["task"] == task]
+        for sched in sorted(set(sub["schedule"]), key=lambda s: _rank("schedule", s)):
+            line = sub[sub["schedule"] == sched].sort_values("lr")
+            name, color = SCHEDULES.get(sched, (str(sched), None))
+            ax.errorbar(line["lr"], line["final_metric_mean"], yerr=line["final_metric_std"].fillna(0), marker="o",
+                        color=color, capsize=3, lw=1.2, label=name)
+        ax.set_xscale("log")
+        if task == "helmholtz":
+            ax.set_yscale("log")
+        ax.set(title=task, xlabel="initial learning rate",
+               ylabel="final relative error" if task == "helmholtz" else "final test accuracy (%)")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.suptitle(f"{experiment}: final metric against the initial rate (mean ± std over seeds)", fontsize=10)
+    return _save(fig, out_dir, experiment)

@@ -1,0 +1,20 @@
+"""Names, colours and reference numbers shared by the report's tables and figures."""
+
+from __future__ import annotations
+
+EXPERIMENTS = ("fig2", "fig5", "fig8", "table1", "fig9")
+# experiment name (before any "_suffix", e.g. fig2_quick) -> layout of its figure and table
+KINDS = {"fig2": "pinn", "fig5": "batch", "fig8": "batch", "fig9": "batch", "table1": "arch",
+         "baselines": "pinn", "dlrs": "ablation", "lr": "lr"}
+PAPER_TABLE1 = {"simple_dla": (90.88, 91.30), "vgg19": (89.28, 91.98), "resnet18": (91.63, 92.12),
+                "googlenet": (89.78, 92.90), "mobilenetv2": (90.81, 90.88)}  # SPEC Table 1: (Normal, DLRS)
+ARCH_NAMES = {"simple_dla": "SimpleDLA", "vgg19": "VGG-19", "resnet18": "ResNet-18", "googlenet": "GoogLeNet",
+              "mobilenetv2": "MobileNetV2", "mnist_cnn": "MNIST CNN", "pinn_mlp": "PINN MLP"}
+# schedule name -> (label, colour); the order is the order of table rows and legends
+SCHEDULES = {
+    "static": ("Static", "tab:blue"), "adacomp": ("Adacomp", "tab:green"), "dlrs": ("DLRS", "tab:red"),
+    "dlrs_symmetric": ("DLRS, δo = δi = 0.1", "tab:pink"), "dlrs_authors_pinn": ("DLRS, authors' PINN rule", "tab:brown"),
+    "dlrs_authors_cifar": ("DLRS, authors' CIFAR rule", "tab:olive"), "cosine": ("Cosine", "tab:purple"),
+    "exponential": ("Exponential", "tab:orange"), "step": ("Step", "tab:cyan"), "plateau": ("Plateau", "tab:gray"),
+    "replay": ("Replay", "black"),
+}

@@ -1,0 +1,193 @@
+"""Reading run directories (``results/runs/<experiment>/<run>/``) into tables of runs and curves.
+
+Whatever exists is read: finished, running, interrupted, failed and diverged runs are all kept
+with their status; a damaged file is skipped with a warning. No torch import.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+import yaml
+
+STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "failed", "incomplete")
+FINISHED = ("completed", "diverged")
+METRIC_COLUMNS = ("train_loss", "test_loss", "rel_error", "test_acc")
+RUN_COLUMNS = ["run_name", "status", "task", "model", "schedule", "optimizer", "lr", "batch_size", "frequency",
+               "seed", "epochs", "epochs_completed", "metric"]
+# the PINN's target (the paper's "< 1 %", the authors' stopping rule was 0.9 %)
+REL_ERROR_TARGET = 0.01
+CURVE_KEYS = ["run_name", "status", "task", "model", "schedule", "optimizer", "batch_size", "frequency", "shuffle", "seed",
+              "run_dir"]  # the run's initial rate is not attached: the curve's own "lr" column is the rate used
+
+
+
+# ---- reading run directories -------------------------------------------------------------------
+def _warn(message: str) -> None:
+    warnings.warn(message, stacklevel=3)
+
+
+def _read_mapping(path: Path, parse: Any, errors: tuple[type[Exception], ...]) -> Optional[dict[str, Any]]:
+    """A JSON/YAML file holding a mapping, or None (with a warning if it exists but is unusable)."""
+    if not path.exists():
+        return None
+    try:
+        data = parse(path.read_text())
+    except (OSError, UnicodeDecodeError, *errors) as e:
+        _warn(f"{path} is unreadable ({type(e).__name__}); ignoring it")
+        return None
+    if not isinstance(data, dict):
+        _warn(f"{path} does not hold a mapping; ignoring it")
+        return None
+    return data
+
+
+def _read_summary(run_dir: Path) -> Optional[dict[str, Any]]:
+    return _read_mapping(run_dir / "summary.json", json.loads, (json.JSONDecodeError,))
+
+
+def _read_config(run_dir: Path) -> Optional[dict[str, Any]]:
+    return _read_mapping(run_dir / "config.yaml", yaml.safe_load, (yaml.YAMLError,))
+
+
+def read_metrics(run_dir: Path) -> Optional[pd.DataFrame]:
+    """The run's metrics.csv with numeric columns, or None if absent or unreadable (with a warning)."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.exists():
+        return None
+    try:
+        df = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        _warn(f"{path} is unreadable ({type(e).__name__}); ignoring it")
+        return None
+    if "epoch" not in df.columns:
+        _warn(f"{path} has no 'epoch' column; ignoring it")
+        return None
+    for col in df.columns:
+        if col != "dlrs_regime":
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
+
+
+def _keys_from_config(cfg: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    def get(section: str, key: str) -> Any:
+        part = cfg.get(section)
+        return part.get(key) if isinstance(part, dict) else None
+
+    return {"run_name": cfg.get("run_name") or run_dir.name, "task": get("task", "name"),
+            "model": get("model", "name"), "schedule": get("schedule", "name"),
+            "optimizer": get("optimizer", "name"), "lr": get("optimizer", "lr"),
+            "batch_size": get("task", "batch_size"), "frequency": get("task", "frequency"),
+            "seed": get("trainer", "seed"), "epochs": get("trainer", "epochs")}
+
+
+def _metric_of(metrics: Optional[pd.DataFrame]) -> Optional[str]:
+    cols = metrics.columns if metrics is not None else ()
+    return "rel_error" if "rel_error" in cols else "test_acc" if "test_acc" in cols else None
+
+
+def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
+    """One flattened row for a run directory, or None (with a warning) if nothing usable is there."""
+    summary, metrics = _read_summary(run_dir), read_metrics(run_dir)
+    if summary is None:
+        cfg = _read_config(run_dir)
+        if metrics is None or cfg is None:
+            _warn(f"{run_dir}: no readable summary.json" + (" or metrics.csv" if cfg else " or config.yaml")
+                  + "; skipped")
+            return None
+        row = _keys_from_config(cfg, run_dir)
+        row.update(status="incomplete", metric=_metric_of(metrics), higher_is_better=None)
+        final, best = {}, {}
+    else:
+        row = {k: summary.get(k) for k in RUN_COLUMNS if k != "epochs_completed"}
+        row["run_name"] = row["run_name"] or run_dir.name
+        row["higher_is_better"] = summary.get("higher_is_better")
+        row["metric"] = row["metric"] or _metric_of(metrics)
+        final, best = (v if isinstance(v, dict) else {} for v in (summary.get("final"), summary.get("best")))
+        row["total_time_s"] = summary.get("total_time_s")
+    row["diverged_at_epoch"] = summary.get("diverged_at_epoch") if summary else None
+    row["epochs_completed"] = (summary or {}).get("epochs_completed") or 0
+    metric = row["metric"]
+    # An unfinished run's summary was written when it started: its metrics.csv is newer.
+    if metrics is not None and len(metrics) and (row["status"] not in FINISHED or not final):
+        last = metrics.iloc[-1]
+        final = {c: last[c] for c in METRIC_COLUMNS if c in metrics.columns}
+        row["epochs_completed"] = max(int(row["epochs_completed"]), len(metrics))
+        row["total_time_s"] = last.get("wall_time_s", row.get("total_time_s"))
+        if metric in metrics.columns and metrics[metric].notna().any():
+            higher = row["higher_is_better"] if row["higher_is_better"] is not None else metric == "test_acc"
+            best = {metric: metrics[metric].max() if higher else metrics[metric].min()}
+    for name in METRIC_COLUMNS:
+        if name in final:
+            row[f"final_{name}"] = _float(final[name])
+    if metric and metric in best:
+        row[f"best_{metric}"] = _float(best[metric])
+    row.update(_trajectory(metrics, metric, row))
+    cfg = _read_config(run_dir) or {}
+    row["shuffle"] = (cfg.get("task") or {}).get("shuffle") if isinstance(cfg.get("task"), dict) else None
+    row["run_dir"] = str(run_dir)
+    return row
+
+
+def _trajectory(metrics: Optional[pd.DataFrame], metric: Optional[str], row: dict[str, Any]) -> dict[str, Any]:
+    """From metrics.csv: the epoch of the best metric, the first epoch below the PINN's 1 % target,
+    and the rate used in the last epoch."""
+    out: dict[str, Any] = {"best_epoch": float("nan"), "first_epoch_below_1pct": float("nan"),
+                           "final_lr": float("nan")}
+    if metrics is None or not len(metrics):
+        return out
+    if "lr" in metrics.columns:
+        out["final_lr"] = _float(metrics["lr"].iloc[-1])
+    if metric in metrics.columns and metrics[metric].notna().any():
+        higher = row.get("higher_is_better") if row.get("higher_is_better") is not None else metric == "test_acc"
+        values = metrics[metric]
+        out["best_epoch"] = int(metrics["epoch"][values.idxmax() if higher else values.idxmin()])
+        if metric == "rel_error":
+            below = metrics["epoch"][values < REL_ERROR_TARGET]
+            out["first_epoch_below_1pct"] = int(below.iloc[0]) if len(below) else float("nan")
+    return out
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def load_runs(runs_dir: Path, experiment: str) -> pd.DataFrame:
+    """One row per run directory under ``runs_dir/experiment`` (any status); empty if there are none."""
+    exp_dir = Path(runs_dir) / experiment
+    rows = []
+    for run_dir in sorted(exp_dir.iterdir() if exp_dir.is_dir() else []):
+        if not run_dir.is_dir():
+            continue
+        try:
+            row = _read_run(run_dir)
+        except (TypeError, ValueError, KeyError, AttributeError) as e:  # well-formed files, odd contents
+            _warn(f"{run_dir}: unexpected contents ({type(e).__name__}: {e}); skipped")
+            row = None
+        if row is not None:
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    for col in [*RUN_COLUMNS, "total_time_s", "run_dir", "shuffle"]:
+        if col not in df.columns:
+            df[col] = pd.Series(dtype=object)
+    return df
+
+
+def load_curves(runs_dir: Path, experiment: str, runs: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """All metrics.csv rows of the experiment (long format), each with its run's keys (CURVE_KEYS)."""
+    runs = load_runs(runs_dir, experiment) if runs is None else runs
+    parts = []
+    for _, run in runs.iterrows():
+        metrics = read_metrics(Path(run["run_dir"]))
+        if metrics is not None and len(metrics):
+            parts.append(metrics.assign(**{k: run[k] for k in CURVE_KEYS}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["epoch", *CURVE_KEYS])
+
+

@@ -1,0 +1,207 @@
+"""Tables: runs aggregated over seeds (mean ± std), written as CSV (numbers) and Markdown (text)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..io import write_text_atomic
+from .names import ARCH_NAMES, PAPER_TABLE1, SCHEDULES
+from .runs import STATUS_ORDER
+
+# ---- aggregation over seeds --------------------------------------------------------------------
+def status_text(statuses: Sequence[str]) -> str:
+    """'completed', 'diverged', or counts such as '2 completed, 1 diverged'."""
+    counts = Counter(str(s) for s in statuses)
+    if len(counts) == 1:
+        return next(iter(counts))
+    order = sorted(counts, key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER))
+    return ", ".join(f"{counts[s]} {s}" for s in order)
+
+
+def _rank(column: str, value: Any) -> tuple:
+    """Sort key that puts schedules and architectures in the paper's order."""
+    order = list(SCHEDULES) if column == "schedule" else list(PAPER_TABLE1) if column == "model" else None
+    if order is not None:
+        return (order.index(value) if value in order else len(order), str(value))
+    return (0, value) if isinstance(value, (int, float)) and not pd.isna(value) else (1, str(value))
+
+
+def aggregate(runs: pd.DataFrame, by: Sequence[str], values: Sequence[str]) -> pd.DataFrame:
+    """Per group of ``by``: n_seeds, n_diverged, status and <value>_mean / <value>_std over seeds.
+
+    Diverged runs are counted but left out of the means; the std of a single seed is NaN.
+    """
+    rows = []
+    for key, group in runs.groupby(list(by), dropna=False, sort=False):
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        usable = group[group["status"] != "diverged"]
+        row.update(n_seeds=len(group), n_diverged=int((group["status"] == "diverged").sum()),
+                   status=status_text(list(group["status"])))
+        for value in values:
+            col = pd.to_numeric(usable[value], errors="coerce") if value in usable else pd.Series(dtype=float)
+            row[f"{value}_mean"] = col.mean() if col.notna().any() else float("nan")
+            row[f"{value}_std"] = col.std(ddof=1) if col.notna().sum() > 1 else float("nan")
+        rows.append(row)
+    rows.sort(key=lambda r: tuple(_rank(c, r[c]) for c in by))
+    return pd.DataFrame(rows)
+
+
+def mean_std_text(mean: float, std: float, fmt: str, all_diverged: bool = False) -> str:
+    """'91.30 ± 0.12'; '91.30 ± —' for one seed; '—' for no value; 'diverged' if every seed diverged."""
+    if all_diverged:
+        return "diverged"
+    if mean is None or not math.isfinite(mean):
+        return "—"
+    return f"{mean:{fmt}} ± " + ("—" if std is None or not math.isfinite(std) else f"{std:{fmt}}")
+
+
+# ---- tables ------------------------------------------------------------------------------------
+def to_markdown(df: pd.DataFrame) -> str:
+    """A pipe table (GitHub Markdown) with padded columns; no dependency on `tabulate`."""
+    cells = [[str(c) for c in df.columns]] + [["" if v is None else str(v).replace("|", "\\|") for v in row]
+                                              for row in df.itertuples(index=False)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(df.columns))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines) + "\n"
+
+
+def _g(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float, np.number)) and not pd.isna(value) else str(value)
+
+
+def _pm(agg: pd.DataFrame, value: str, fmt: str) -> list[str]:
+    return [mean_std_text(r[f"{value}_mean"], r[f"{value}_std"], fmt, r["n_diverged"] == r["n_seeds"])
+            for _, r in agg.iterrows()]
+
+
+def _schedule_label(name: Any) -> str:
+    return SCHEDULES.get(name, (str(name), None))[0]
+
+
+def build_table(kind: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(numeric table for CSV, formatted table for Markdown, caption) for one experiment layout."""
+    if kind in ("pinn", "ablation"):
+        return _pinn_table(runs, ["frequency", "shuffle", "schedule"] if kind == "ablation" else ["frequency", "schedule"])
+    if kind == "batch":
+        agg = aggregate(runs, ["batch_size", "schedule"], ["final_test_acc", "best_test_acc", "final_train_loss"])
+        shown = pd.DataFrame({"Batch size": agg["batch_size"].map(_g),
+                              "Schedule": agg["schedule"].map(_schedule_label),
+                              "Final test acc (%)": _pm(agg, "final_test_acc", ".2f"),
+                              "Best test acc (%)": _pm(agg, "best_test_acc", ".2f"),
+                              "Final train loss": _pm(agg, "final_train_loss", ".3g"),
+                              "Seeds": agg["n_seeds"], "Status": agg["status"]})
+        return agg, shown, "Test accuracy and training loss per batch size and schedule"
+    if kind == "lr":
+        return _lr_table(runs)
+    return _table1(runs)
+
+
+PINN_VALUES = ["final_rel_error", "best_rel_error", "best_epoch", "first_epoch_below_1pct", "final_lr",
+               "final_train_loss", "total_time_s"]
+
+
+def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    agg = aggregate(runs, by, PINN_VALUES)
+    # how many seeds got below 1 % at some epoch (the mean epoch is over those seeds only)
+    reached = runs.assign(_hit=pd.to_numeric(runs.get("first_epoch_below_1pct"), errors="coerce").notna())
+    hits = reached.groupby(by, dropna=False, sort=False)["_hit"].sum()
+    agg["n_below_1pct"] = [int(hits.get(tuple(r[c] for c in by), 0)) for _, r in agg.iterrows()]
+    columns: dict[str, Any] = {"Frequency (Hz)": agg["frequency"].map(_g)}
+    if "shuffle" in by:
+        columns["Batches"] = agg["shuffle"].map(lambda v: "reshuffled" if v is True or v is None else "fixed order")
+    first = [f"{m:.0f} ({n}/{k})" if n else f"never (0/{k})"
+             for m, n, k in zip(agg["first_epoch_below_1pct_mean"], agg["n_below_1pct"], agg["n_seeds"])]
+    columns.update({
+        "Schedule": agg["schedule"].map(_schedule_label), "Seeds": agg["n_seeds"],
+        "Final rel. error": _pm(agg, "final_rel_error", ".2e"), "Best rel. error": _pm(agg, "best_rel_error", ".2e"),
+        "Best at epoch": _pm(agg, "best_epoch", ".0f"), "First epoch < 1 % (seeds)": first,
+        "Final lr": _pm(agg, "final_lr", ".2e"), "Final loss": _pm(agg, "final_train_loss", ".2e"),
+        "Time (s)": _pm(agg, "total_time_s", ".1f"), "Status": agg["status"]})
+    return agg, pd.DataFrame(columns), ("Helmholtz PINN: final and best relative L2 error, the first epoch below 1 % "
+                                        "(the authors' stopping rule), the rate in the last epoch, final loss, run time")
+
+
+def _lr_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Final metric per task, initial rate and schedule: does the schedule remove the need to tune the rate?"""
+    runs = runs.assign(final_metric=[r.get("final_rel_error") if r.get("task") == "helmholtz" else r.get("final_test_acc")
+                                     for _, r in runs.iterrows()])
+    agg = aggregate(runs, ["task", "lr", "schedule"], ["final_metric", "final_lr"])
+    shown = pd.DataFrame({"Task": agg["task"], "Initial lr": agg["lr"].map(_g),
+                          "Schedule": agg["schedule"].map(_schedule_label),
+                          "Final metric (rel. error / test acc %)": _pm(agg, "final_metric", ".3g"),
+                          "Final lr": _pm(agg, "final_lr", ".2e"), "Seeds": agg["n_seeds"], "Status": agg["status"]})
+    return agg, shown, "Sensitivity to the initial learning rate: final metric per task, initial rate and schedule"
+
+
+def _table1(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The paper's Table 1 (Normal vs DLRS, ours beside theirs), plus a column per other schedule run."""
+    agg = aggregate(runs, ["model", "schedule"], ["final_test_acc"])
+    others = [s for s in agg["schedule"].drop_duplicates() if s not in ("static", "dlrs")]
+    numeric, shown = [], []
+    # every paper architecture gets a row (its numbers beside "—" until runs exist)
+    for model in sorted(set(agg["model"]) | set(PAPER_TABLE1), key=lambda m: _rank("model", m)):
+        row: dict[str, Any] = {"architecture": ARCH_NAMES.get(model, model), "model": model}
+        text: dict[str, Any] = {"Architecture": row["architecture"]}
+        paper = PAPER_TABLE1.get(model, (float("nan"), float("nan")))
+        for (sched, name), ref in zip((("static", "normal"), ("dlrs", "dlrs")), paper):
+            sub = agg[(agg["model"] == model) & (agg["schedule"] == sched)]
+            r = sub.iloc[0] if len(sub) else None
+            mean = r["final_test_acc_mean"] if r is not None else float("nan")
+            row.update({f"{name}_mean": mean, f"{name}_std": r["final_test_acc_std"] if r is not None else math.nan,
+                        f"{name}_n_seeds": r["n_seeds"] if r is not None else 0,
+                        f"{name}_status": r["status"] if r is not None else "missing",
+                        f"{name}_paper": ref, f"{name}_vs_paper": mean - ref})
+            label = "Normal" if name == "normal" else "DLRS"
+            text[f"{label} (ours)"] = (mean_std_text(mean, row[f"{name}_std"], ".2f", r["n_diverged"] == r["n_seeds"])
+                                       if r is not None else "—")
+            text[f"{label} (paper)"] = _num(ref, ".2f")
+            text[f"{label} Δ vs paper"] = _num(mean - ref, "+.2f")
+        for sched in others:  # e.g. table1_baselines: cosine and plateau
+            sub = agg[(agg["model"] == model) & (agg["schedule"] == sched)]
+            r = sub.iloc[0] if len(sub) else None
+            mean, std = (r["final_test_acc_mean"], r["final_test_acc_std"]) if r is not None else (math.nan, math.nan)
+            row.update({f"{sched}_mean": mean, f"{sched}_std": std, f"{sched}_n_seeds": r["n_seeds"] if r is not None else 0,
+                        f"{sched}_status": r["status"] if r is not None else "missing"})
+            text[f"{_schedule_label(sched)} (ours)"] = (
+                mean_std_text(mean, std, ".2f", r["n_diverged"] == r["n_seeds"]) if r is not None else "—")
+        row.update(gain=row["dlrs_mean"] - row["normal_mean"], paper_gain=paper[1] - paper[0])
+        text.update({"DLRS − Normal (ours)": _num(row["gain"], "+.2f"),
+                     "DLRS − Normal (paper)": _num(row["paper_gain"], "+.2f"),
+                     "Seeds": f"{row['normal_n_seeds']} / {row['dlrs_n_seeds']}",
+                     "Status (Normal / DLRS)": f"{row['normal_status']} / {row['dlrs_status']}"})
+        numeric.append(row)
+        shown.append(text)
+    caption = "CIFAR-10 final test accuracy (%), Normal (static rate) vs DLRS, beside the paper's Table 1" + (
+        f", and {', '.join(_schedule_label(s) for s in others)}" if others else "")
+    return pd.DataFrame(numeric), pd.DataFrame(shown), caption
+
+
+def _num(value: float, fmt: str) -> str:
+    return f"{value:{fmt}}" if value is not None and math.isfinite(value) else "—"
+
+
+def scale_text(runs: pd.DataFrame) -> str:
+    """'Scale: 3000 epochs, seeds 50, 51, 52' (from the runs' configs), so a table states what it rests on."""
+    epochs = sorted({int(e) for e in pd.to_numeric(runs.get("epochs"), errors="coerce").dropna()})
+    seeds = sorted({int(s) for s in pd.to_numeric(runs.get("seed"), errors="coerce").dropna()})
+    return (f"Scale: {', '.join(map(str, epochs)) or '?'} epochs, seed{'s' if len(seeds) != 1 else ''} "
+            f"{', '.join(map(str, seeds)) or '?'}")
+
+
+def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """tables/<experiment>.csv (numbers) and tables/<experiment>.md (mean ± std text)."""
+    numeric, shown, caption = build_table(kind, runs)
+    csv_path, md_path = Path(out_dir) / "tables" / f"{experiment}.csv", Path(out_dir) / "tables" / f"{experiment}.md"
+    write_text_atomic(csv_path, numeric.to_csv(index=False, float_format="%.10g"))  # no 0.37999999999999545
+    note = "Mean ± std over seeds (— : a single seed or no value); diverged seeds are counted, not averaged."
+    write_text_atomic(md_path, f"**{experiment}** — {caption}.\n{scale_text(runs)}. {note}\n\n{to_markdown(shown)}")
+    return [csv_path, md_path]
+
+
