@@ -26,9 +26,13 @@ With ``S = (L_last - L_first) / mean(L)``:
 from __future__ import annotations
 
 import math
+import sys
 from typing import Optional, Sequence
 
-from .rules import check_lr
+from torch.optim import Optimizer
+
+from .rules import DLRSDecision, Regime, check_lr
+from .schedulers import DLRS
 
 
 def _slope(losses: Sequence[float]) -> Optional[float]:
@@ -76,3 +80,41 @@ def authors_cifar_lr(lr: float, losses: Sequence[float], *, delta_d: float = 0.1
     else:
         step = delta_i * decade * s
     return min(max(abs(lr - step), min_lr), max_lr)
+
+
+def _regime(slope: float, divergent_from: float) -> Regime:
+    return "divergent" if slope >= divergent_from else "stagnant" if slope >= 0 else "convergent"
+
+
+def _decision(lr: float, new_lr: float, losses: Sequence[float], divergent_from: float) -> DLRSDecision:
+    slope = _slope(losses)
+    if slope is None:
+        return DLRSDecision(lr, None, None, "fewer than two finite losses, or a mean loss of ~0; rate unchanged")
+    return DLRSDecision(new_lr, slope, _regime(slope, divergent_from))
+
+
+class AuthorsPINNDLRS(DLRS):
+    """:class:`DLRS`'s loss window (per-batch ``observe``, averaged over ranks) with the authors'
+    PINN rule, :func:`authors_pinn_lr`, in place of the paper's. For ablations."""
+
+    def __init__(self, optimizer: Optimizer, *, min_lr: float = 5.55e-5, distributed: Optional[bool] = None) -> None:
+        # no upper bound in the authors' PINN rule: the largest float stands in for one
+        super().__init__(optimizer, min_lr=min_lr, max_lr=sys.float_info.max, distributed=distributed)
+
+    def _decide(self, lr: float, losses: Sequence[float]) -> DLRSDecision:
+        return _decision(lr, authors_pinn_lr(lr, losses, min_lr=self.min_lr), losses, divergent_from=1.0)
+
+
+class AuthorsCIFARDLRS(DLRS):
+    """:class:`DLRS`'s loss window with the authors' CIFAR-10 rule, :func:`authors_cifar_lr`
+    (its regimes: divergent above a slope of 2, and a stagnant epoch raises the rate). For ablations."""
+
+    def __init__(self, optimizer: Optimizer, *, delta_d: float = 0.1, delta_i: float = 0.1, min_lr: float = 1e-4,
+                 max_lr: float = 0.9, distributed: Optional[bool] = None) -> None:
+        super().__init__(optimizer, delta_d=delta_d, delta_i=delta_i, min_lr=min_lr, max_lr=max_lr,
+                         distributed=distributed)
+
+    def _decide(self, lr: float, losses: Sequence[float]) -> DLRSDecision:
+        new_lr = authors_cifar_lr(lr, losses, delta_d=self.delta_d, delta_i=self.delta_i, min_lr=self.min_lr,
+                                  max_lr=self.max_lr)
+        return _decision(lr, new_lr, losses, divergent_from=2.0)

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch.optim import Optimizer
 
-from .rules import Regime, adacomp_lr, check_dlrs_params, check_lr, dlrs_decision
+from .rules import DLRSDecision, Regime, adacomp_lr, check_dlrs_params, check_lr, dlrs_decision
 
 logger = logging.getLogger("dlrs")
 
@@ -165,16 +165,18 @@ class DLRS(LossScheduler):
         self._window = []
         new_lrs = []
         for group in self.optimizer.param_groups:
-            decision = dlrs_decision(
-                group["lr"], values, delta_d=self.delta_d, delta_o=self.delta_o, delta_i=self.delta_i,
-                min_lr=self.min_lr, max_lr=self.max_lr,
-            )
+            decision = self._decide(group["lr"], values)
             new_lrs.append(decision.lr)
         self.last_slope, self.last_regime = decision.slope, decision.regime
         self.last_skip_reason = decision.skip_reason
         if decision.skip_reason:
             logger.warning("DLRS left the learning rate unchanged: %s", decision.skip_reason)
         self._set_lrs(new_lrs)
+
+    def _decide(self, lr: float, losses: Sequence[float]) -> DLRSDecision:
+        """The rule: one group's next rate from the epoch's losses (subclasses swap the rule)."""
+        return dlrs_decision(lr, losses, delta_d=self.delta_d, delta_o=self.delta_o, delta_i=self.delta_i,
+                             min_lr=self.min_lr, max_lr=self.max_lr)
 
     def state_dict(self) -> dict[str, Any]:
         """Hyper-parameters, last update and the current (partial) window as floats."""

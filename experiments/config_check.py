@@ -125,6 +125,13 @@ def _check_schedule(cfg: DictConfig) -> None:
         _positive(s.max_lr, "schedule.max_lr")
         if s.min_lr >= s.max_lr:
             raise UserError(f"schedule.min_lr ({s.min_lr}) must be < schedule.max_lr ({s.max_lr})")
+    elif s.name in ("dlrs_authors_pinn", "dlrs_authors_cifar"):
+        _positive(s.min_lr, "schedule.min_lr")
+        for key in ("delta_d", "delta_i", "max_lr"):
+            if key in s:
+                _non_negative(s[key], f"schedule.{key}")
+        if "max_lr" in s and s.min_lr >= s.max_lr:
+            raise UserError(f"schedule.min_lr ({s.min_lr}) must be < schedule.max_lr ({s.max_lr})")
     elif s.name == "adacomp":
         _positive(s.window, "schedule.window", integer=True)
         _non_negative(s.eps, "schedule.eps")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from omegaconf import OmegaConf
 
 from experiments.builders import TASKS
 from experiments.config_check import check_config
+from experiments.run import _sweep_jobs
 from models import IMAGE_MODELS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -21,8 +23,10 @@ def _compose(overrides: list[str], hydra: bool = False):
         return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
 
 
-def test_presets_are_the_papers() -> None:
-    assert set(PRESETS) == {"fig2", "fig2_quick", "fig5", "fig8", "table1", "fig9"}
+def test_presets_are_the_papers_and_the_studies() -> None:
+    assert set(PRESETS) == {"fig2", "fig2_quick", "fig5", "fig8", "table1", "fig9",  # the paper
+                            "baselines_pinn", "lr_sensitivity", "lr_sensitivity_mnist", "table1_baselines",
+                            "dlrs_ablation"}
 
 
 @pytest.mark.parametrize("scale", [None, "smoke"])
@@ -32,12 +36,16 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
     cfg = _compose(overrides, hydra=True)
     params = cfg.hydra.sweeper.params
     assert params, f"{preset} carries no sweep"
-    assert cfg.experiment_name == preset
-    job = _compose(overrides)
-    check_config(job)
-    OmegaConf.to_container(job, resolve=True)  # every interpolation resolves
-    if scale == "smoke":
-        assert job.trainer.epochs == 2 and job.task.subset == 128
+    assert cfg.experiment_name == {"lr_sensitivity_mnist": "lr_sensitivity"}.get(preset, preset)
+    # every job of the sweep, not only the preset's own values
+    jobs = _sweep_jobs(overrides, dict(params))
+    assert jobs and len(jobs) == math.prod(len(str(v).split(",")) for v in params.values())
+    for job_overrides in jobs:
+        job = _compose(job_overrides)
+        check_config(job)
+        OmegaConf.to_container(job, resolve=True)  # every interpolation resolves
+        if scale == "smoke":
+            assert job.trainer.epochs == 2 and job.task.subset == 128
 
 
 @pytest.mark.parametrize(

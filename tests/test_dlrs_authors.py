@@ -76,3 +76,25 @@ def test_windows_without_two_finite_losses_leave_the_rate(rule) -> None:
     assert rule(0.005, [2.0, math.nan, 1.0]) == rule(0.005, [2.0, 1.0])
     with pytest.raises(ValueError):
         rule(-1.0, [1.0, 2.0])
+
+
+# ---- the same rules as schedulers: DLRS's window, the authors' rule --------------------------------
+@pytest.mark.parametrize("cls, rule, last_regime", [("AuthorsPINNDLRS", authors_pinn_lr, "divergent"),
+                                                     ("AuthorsCIFARDLRS", authors_cifar_lr, "stagnant")])
+def test_scheduler_applies_the_rule_to_the_observed_window(cls, rule, last_regime) -> None:
+    import torch
+
+    import dlrs.authors
+
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.005)
+    sched = getattr(dlrs.authors, cls)(opt)
+    lr = 0.005
+    for losses in ([2.0, 1.5, 1.0], [1.0, 3.0], [1.0, 1.0, 10.0], [1.0, 9.0]):
+        for loss in losses:
+            sched.observe(torch.tensor(loss))
+        sched.step()
+        lr = rule(lr, losses)
+        assert opt.param_groups[0]["lr"] == approx(lr)
+    # a slope of 1.6 is divergent for the PINN rule (from 1), stagnant for the CIFAR rule (up to 2)
+    assert sched.last_regime == last_regime and sched.last_slope == approx(1.6)
