@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e ".[experiments,slurm,test]"
+	$(BIN)/pip install -q -e ".[experiments,slurm,tensorboard,test]"
 	touch $@
 
 test: $(STAMP) ## run the test suite

@@ -31,12 +31,14 @@ from .io import (TEMP_GLOB, load_checkpoint, read_json, save_checkpoint_atomic, 
                  write_text_atomic)
 from .progress import EpochProgress
 from .tasks.base import TaskContext
+from .tensorboard_log import TensorBoardLog, require_tensorboard
 
 log = logging.getLogger(__name__)
 
 # Settings that change how a run executes but not what it computes: a run directory may be
 # resumed or skipped even if these differ.
-EXECUTION_ONLY = {"trainer": ("resume", "force", "device", "progress", "checkpoint_every", "cudnn_benchmark"),
+EXECUTION_ONLY = {"trainer": ("resume", "force", "device", "progress", "checkpoint_every", "cudnn_benchmark",
+                             "tensorboard"),
                   "task": ("data_root", "download", "num_workers"),  # where the data is, not what it is
                   "paths": None, "run_dir": None}
 FINISHED = ("completed", "diverged")
@@ -179,6 +181,8 @@ class Trainer:
         if env.enabled and not env.is_main:
             dist.barrier()  # let rank 0 download the data alone (torchrun stops us if it fails)
         self.task = task = build_task(cfg.task, ctx)  # loads data: fails before anything is written
+        if cfg.trainer.tensorboard:
+            require_tensorboard()
         if env.enabled and env.is_main:
             dist.barrier()
         self.model = task.build_model(cfg.model)
@@ -241,6 +245,7 @@ class Trainer:
         cfg, pos, env = self.cfg, self.position, self.env
         epochs = int(cfg.trainer.epochs)
         progress = EpochProgress(epochs, pos["epoch"], cfg.trainer.progress, self.task.metric, enabled=env.is_main)
+        tensorboard = TensorBoardLog(self.run_dir, pos["epoch"] + 1) if cfg.trainer.tensorboard and env.is_main else None
         status = "completed"
         try:
             for epoch in range(pos["epoch"], epochs):
@@ -271,6 +276,8 @@ class Trainer:
                 row["wall_time_s"] = pos["wall"]
                 self.rows.append(row)
                 progress.update(row)
+                if tensorboard:
+                    tensorboard.log(row)
                 if diverged:
                     status = "diverged"
                     self._write_metrics(force=True)
@@ -285,6 +292,8 @@ class Trainer:
                     self._interrupt(stop_now)
         finally:
             progress.close()
+            if tensorboard:
+                tensorboard.close()
         return status
 
     def _epoch_loss(self, loss_sum: torch.Tensor, batches: int, stop: _SignalFlag) -> tuple[float, Optional[int]]:
