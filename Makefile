@@ -9,7 +9,7 @@ BIN        := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP      := $(VENV)/.installed
 
-.PHONY: help setup test run
+.PHONY: help setup test run data
 help:
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
@@ -21,6 +21,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q $(TORCH_SPEC)
 	$(BIN)/pip install -q -e ".[experiments,slurm,tensorboard,test]"
 	touch $@
+
+# Fashion-MNIST is the one real image set available offline: Debian's dataset-fashion-mnist.
+FASHION_DEB := /usr/share/datasets/fashion-mnist
+FASHION_RAW := data/FashionMNIST/raw
+data: ## put the offline Fashion-MNIST (apt install dataset-fashion-mnist) where torchvision looks
+	@if [ ! -f $(FASHION_DEB)/train-images-idx3-ubyte.gz ]; then \
+	  echo "error: Fashion-MNIST is not installed here; install it with: sudo apt install dataset-fashion-mnist"; exit 2; fi
+	mkdir -p $(FASHION_RAW)
+	for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do \
+	  gunzip -c $(FASHION_DEB)/$$f.gz > $(FASHION_RAW)/$$f.tmp && mv $(FASHION_RAW)/$$f.tmp $(FASHION_RAW)/$$f; done
+	@echo "Fashion-MNIST ready in $(FASHION_RAW): python -m experiments.run task=fashion_mnist model=mnist_cnn"
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -q

@@ -22,6 +22,7 @@ from .tasks.base import Task, TaskContext
 TASKS = {
     "helmholtz": "experiments.tasks.helmholtz:Helmholtz",
     "mnist": "experiments.tasks.images:ImageClassification",
+    "fashion_mnist": "experiments.tasks.images:ImageClassification",
     "cifar10": "experiments.tasks.images:ImageClassification",
 }
 

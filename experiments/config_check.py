@@ -61,9 +61,9 @@ def _check(cfg: DictConfig) -> None:
     if (cfg.task.name == "helmholtz") != (cfg.model.name == "pinn_mlp"):
         raise UserError(f"model={cfg.model.name} does not fit task={cfg.task.name}: "
                         "the helmholtz task uses model=pinn_mlp, image tasks use an image model")
-    if cfg.model.name == "mnist_cnn" and cfg.task.name != "mnist":
+    if cfg.model.name == "mnist_cnn" and cfg.task.name not in ("mnist", "fashion_mnist"):
         raise UserError(f"model=mnist_cnn takes 28x28 images and does not fit task={cfg.task.name}; "
-                        "use it with task=mnist, or pick another model")
+                        "use it with task=mnist or task=fashion_mnist, or pick another model")
 
     t = cfg.trainer
     _positive(t.epochs, "trainer.epochs", integer=True)

@@ -1,4 +1,4 @@
-"""MNIST and CIFAR-10: loading the real files, and two ways of batching them.
+"""MNIST, Fashion-MNIST and CIFAR-10: loading the real files, and two ways of batching them.
 
 * ``InMemoryLoader``: the whole split lives on the training device as one uint8 tensor; batches are
   gathered, augmented (vectorised random crop + flip) and normalised on the device. No workers,
@@ -44,6 +44,12 @@ DATASETS: dict[str, DatasetSpec] = {
         "MNIST", "MNIST/raw",
         ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
         channels=1, size=28, mean=(0.1307,), std=(0.3081,)),
+    # Zalando's Fashion-MNIST: MNIST's format and sizes, clothing instead of digits (offline on
+    # Debian/Ubuntu: apt install dataset-fashion-mnist; `make data` copies it into place)
+    "fashion_mnist": DatasetSpec(
+        "Fashion-MNIST", "FashionMNIST/raw",
+        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+        channels=1, size=28, mean=(0.2860,), std=(0.3530,)),
     "cifar10": DatasetSpec(
         "CIFAR-10", "cifar-10-batches-py",
         tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
@@ -57,6 +63,8 @@ def _torchvision_class(dataset: str) -> type:
 
     if dataset == "mnist":
         return datasets.MNIST
+    if dataset == "fashion_mnist":
+        return datasets.FashionMNIST
 
     class CIFAR10Files(datasets.CIFAR10):
         # torchvision's CIFAR10 checks every batch's md5 even when reading. We check the files
