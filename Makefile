@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e ".[experiments,slurm,tensorboard,test]"
+	$(BIN)/pip install -q -e ".[experiments,slurm,tensorboard,test,lightning]"
+	$(BIN)/python -c "import site, sys; open(site.getsitepackages()[0] + '/dlrs-repro-checkout.pth', 'w').write(sys.argv[1] + '\n')" "$(CURDIR)"
 	touch $@
 
 # Fashion-MNIST is the one real image set available offline: Debian's dataset-fashion-mnist.

@@ -31,30 +31,14 @@ from typing import Optional, Sequence
 
 from torch.optim import Optimizer
 
-from .rules import DLRSDecision, Regime, check_lr
+from .rules import Regime, check_lr, window_slope
 from .schedulers import DLRS
 
 
-def _slope(losses: Sequence[float]) -> Optional[float]:
-    """(L_last - L_first) / mean over the finite losses; None where the rules leave the rate alone."""
-    finite = [float(x) for x in losses if math.isfinite(float(x))]
-    if len(finite) < 2:
-        return None
-    mean = sum(finite) / len(finite)
-    if mean <= 1e-12:
-        return None
-    return (finite[-1] - finite[0]) / mean
-
-
-def authors_pinn_lr(lr: float, losses: Sequence[float], *, min_lr: float = 5.55e-5) -> float:
-    """The next rate under the authors' PINN rule (see the module docstring)."""
-    check_lr(lr, "lr")
+def _pinn_step(lr: float, s: float, min_lr: float) -> float:
     if lr < min_lr:
         return float(min_lr)
     if lr == min_lr:  # the authors' rule never leaves its lower bound
-        return float(lr)
-    s = _slope(losses)
-    if s is None:
         return float(lr)
     if s == 0:
         s = 1.0
@@ -63,13 +47,7 @@ def authors_pinn_lr(lr: float, losses: Sequence[float], *, min_lr: float = 5.55e
     return abs(lr - s * 10.0 ** (m - offset))
 
 
-def authors_cifar_lr(lr: float, losses: Sequence[float], *, delta_d: float = 0.1, delta_i: float = 0.1,
-                     min_lr: float = 1e-4, max_lr: float = 0.9) -> float:
-    """The next rate under the authors' CIFAR-10 rule (see the module docstring)."""
-    check_lr(lr, "lr")
-    s = _slope(losses)
-    if s is None:
-        return float(lr)
+def _cifar_step(lr: float, s: float, delta_d: float, delta_i: float, min_lr: float, max_lr: float) -> float:
     if s == 0:
         s = 1e-9
     decade = 10.0 ** math.floor(math.log10(lr))
@@ -82,15 +60,25 @@ def authors_cifar_lr(lr: float, losses: Sequence[float], *, delta_d: float = 0.1
     return min(max(abs(lr - step), min_lr), max_lr)
 
 
+def authors_pinn_lr(lr: float, losses: Sequence[float], *, min_lr: float = 5.55e-5) -> float:
+    """The next rate under the authors' PINN rule (see the module docstring)."""
+    lr = check_lr(lr, "lr")
+    s, _ = window_slope(losses)
+    if s is None:
+        return float(min_lr) if lr < min_lr else lr
+    return _pinn_step(lr, s, min_lr)
+
+
+def authors_cifar_lr(lr: float, losses: Sequence[float], *, delta_d: float = 0.1, delta_i: float = 0.1,
+                     min_lr: float = 1e-4, max_lr: float = 0.9) -> float:
+    """The next rate under the authors' CIFAR-10 rule (see the module docstring)."""
+    lr = check_lr(lr, "lr")
+    s, _ = window_slope(losses)
+    return lr if s is None else _cifar_step(lr, s, delta_d, delta_i, min_lr, max_lr)
+
+
 def _regime(slope: float, divergent_from: float) -> Regime:
-    return "divergent" if slope >= divergent_from else "stagnant" if slope >= 0 else "convergent"
-
-
-def _decision(lr: float, new_lr: float, losses: Sequence[float], divergent_from: float) -> DLRSDecision:
-    slope = _slope(losses)
-    if slope is None:
-        return DLRSDecision(lr, None, None, "fewer than two finite losses, or a mean loss of ~0; rate unchanged")
-    return DLRSDecision(new_lr, slope, _regime(slope, divergent_from))
+    return "divergent" if slope >= divergent_from else "stagnant" if slope >= 0 else "convergent"  # type: ignore[return-value]
 
 
 class AuthorsPINNDLRS(DLRS):
@@ -101,8 +89,8 @@ class AuthorsPINNDLRS(DLRS):
         # no upper bound in the authors' PINN rule: the largest float stands in for one
         super().__init__(optimizer, min_lr=min_lr, max_lr=sys.float_info.max, distributed=distributed)
 
-    def _decide(self, lr: float, losses: Sequence[float]) -> DLRSDecision:
-        return _decision(lr, authors_pinn_lr(lr, losses, min_lr=self.min_lr), losses, divergent_from=1.0)
+    def _apply_slope(self, lr: float, slope: float) -> tuple[float, Regime]:
+        return _pinn_step(lr, slope, self.min_lr), _regime(slope or 1.0, divergent_from=1.0)  # 0 counts as 1
 
 
 class AuthorsCIFARDLRS(DLRS):
@@ -114,7 +102,6 @@ class AuthorsCIFARDLRS(DLRS):
         super().__init__(optimizer, delta_d=delta_d, delta_i=delta_i, min_lr=min_lr, max_lr=max_lr,
                          distributed=distributed)
 
-    def _decide(self, lr: float, losses: Sequence[float]) -> DLRSDecision:
-        new_lr = authors_cifar_lr(lr, losses, delta_d=self.delta_d, delta_i=self.delta_i, min_lr=self.min_lr,
-                                  max_lr=self.max_lr)
-        return _decision(lr, new_lr, losses, divergent_from=2.0)
+    def _apply_slope(self, lr: float, slope: float) -> tuple[float, Regime]:
+        return (_cifar_step(lr, slope, self.delta_d, self.delta_i, self.min_lr, self.max_lr),
+                "divergent" if slope > 2 else "stagnant" if slope > 1e-8 else "convergent")

@@ -65,6 +65,33 @@ def _decade(lr: float) -> int:
     return n
 
 
+def window_slope(losses: Iterable[float]) -> tuple[Optional[float], Optional[str]]:
+    """The normalised slope ``(L_B - L_1) / mean(L)`` of the finite losses, or ``(None, reason)``
+    when the window is unusable (fewer than two finite losses, or a mean <= 1e-12)."""
+    finite = [x for x in map(float, losses) if math.isfinite(x)]
+    if len(finite) < 2:
+        return None, f"only {len(finite)} finite loss(es) in the window; need 2"
+    mean = math.fsum(finite) / len(finite)
+    if mean <= MEAN_LOSS_FLOOR:
+        return None, f"mean loss {mean:.3g} <= {MEAN_LOSS_FLOOR:g}; slope undefined"
+    return (finite[-1] - finite[0]) / mean, None
+
+
+def apply_dlrs_slope(
+    lr: float, slope: float, *, delta_d: float, delta_o: float, delta_i: float, min_lr: float, max_lr: float
+) -> tuple[float, Regime]:
+    """One DLRS update of a (checked) rate for a known slope: the new rate and the regime.
+    The parameters are not validated here; :func:`dlrs_decision` does that."""
+    if slope >= 1.0:
+        regime, delta = "divergent", delta_d
+    elif slope >= 0.0:
+        regime, delta = "stagnant", delta_o
+    else:
+        regime, delta = "convergent", delta_i
+    new_lr = lr - _pow10(_decade(lr)) * delta * slope
+    return min(max(new_lr, min_lr), max_lr), regime  # type: ignore[return-value]
+
+
 def dlrs_decision(
     lr: float,
     losses: Iterable[float],
@@ -81,21 +108,13 @@ def dlrs_decision(
     """
     lr = check_lr(lr)
     check_dlrs_params(delta_d, delta_o, delta_i, min_lr, max_lr)
-    finite = [float(x) for x in losses if math.isfinite(float(x))]
-    if len(finite) < 2:
-        return DLRSDecision(lr, None, None, f"only {len(finite)} finite loss(es) in the window; need 2")
-    mean = math.fsum(finite) / len(finite)
-    if mean <= MEAN_LOSS_FLOOR:
-        return DLRSDecision(lr, None, None, f"mean loss {mean:.3g} <= {MEAN_LOSS_FLOOR:g}; slope undefined")
-    slope = (finite[-1] - finite[0]) / mean
-    if slope >= 1.0:
-        regime, delta = "divergent", delta_d
-    elif slope >= 0.0:
-        regime, delta = "stagnant", delta_o
-    else:
-        regime, delta = "convergent", delta_i
-    new_lr = lr - _pow10(_decade(lr)) * delta * slope
-    return DLRSDecision(min(max(new_lr, min_lr), max_lr), slope, regime)
+    slope, skip_reason = window_slope(losses)
+    if slope is None:
+        return DLRSDecision(lr, None, None, skip_reason)
+    new_lr, regime = apply_dlrs_slope(
+        lr, slope, delta_d=delta_d, delta_o=delta_o, delta_i=delta_i, min_lr=min_lr, max_lr=max_lr
+    )
+    return DLRSDecision(new_lr, slope, regime)
 
 
 def dlrs_lr(

@@ -1,47 +1,60 @@
 """Loss-driven learning-rate schedulers with one protocol: ``observe(loss)`` per batch,
 ``step()`` at the end of each epoch.
 
-They change only ``param_group["lr"]``; the optimizer keeps its state (Adam moments).
+They are :class:`torch.optim.lr_scheduler.LRScheduler` subclasses, so they also go wherever
+torch schedulers go: ``SequentialLR`` (e.g. a linear warm-up, then DLRS), ``ChainedScheduler``,
+Lightning's ``configure_optimizers``. They change only ``param_group["lr"]``; the optimizer
+keeps its state (Adam moments). Constructing one never changes the rate.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import numbers
 from typing import Any, Optional, Sequence, Union
 
 import torch
 import torch.distributed as dist
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
-from .rules import DLRSDecision, Regime, adacomp_lr, check_dlrs_params, check_lr, dlrs_decision
+from .rules import Regime, adacomp_lr, apply_dlrs_slope, check_dlrs_params, check_lr, window_slope
 
 logger = logging.getLogger("dlrs")
 
 Loss = Union[float, torch.Tensor]
+Rate = Union[float, torch.Tensor]
 
 
 def _detached_scalar(loss: Loss) -> Loss:
-    """A loss as a detached 0-d tensor (left on its device) or a float; never reads the device."""
+    """A loss as a 0-d tensor cut from the graph (left on its device) or a float; never reads the device."""
     if isinstance(loss, torch.Tensor):
-        if loss.numel() != 1:
-            raise ValueError(f"observe() takes a scalar loss, got a tensor of shape {tuple(loss.shape)}")
-        return loss.detach().reshape(())
+        if loss.dim() != 0:
+            if loss.numel() != 1:
+                raise ValueError(f"observe() takes a scalar loss, got a tensor of shape {tuple(loss.shape)}")
+            loss = loss.reshape(())
+        return loss.detach() if loss.requires_grad else loss
     return float(loss)
 
 
 def _read_losses(window: Sequence[Loss], reduce_over_ranks: bool) -> list[float]:
-    """Read a window of losses to the host with one transfer (and one collective if asked)."""
+    """Read a window of losses to the host: one stack, one transfer (and one collective if asked)."""
     if not window:
         return []
-    device = next((x.device for x in window if isinstance(x, torch.Tensor)), torch.device("cpu"))
-    if not reduce_over_ranks and all(isinstance(x, float) for x in window):
-        return list(window)  # type: ignore[arg-type]
+    tensors = [x for x in window if isinstance(x, torch.Tensor)]
+    if not tensors and not reduce_over_ranks:
+        return [float(x) for x in window]
+    device = tensors[0].device if tensors else torch.device("cpu")
     # MPS has no float64; its losses are float32 at most, which float32 holds exactly.
     dtype = torch.float32 if device.type == "mps" else torch.float64
-    stacked = torch.stack(
-        [x.to(dtype) if isinstance(x, torch.Tensor) else torch.tensor(x, dtype=dtype, device=device) for x in window]
-    )
+    if len(tensors) == len(window):
+        stacked = torch.stack(tensors).to(dtype)  # torch.stack promotes mixed dtypes exactly
+    else:  # floats and tensors mixed: the floats in one tensor, the tensors scattered into it
+        stacked = torch.tensor([0.0 if isinstance(x, torch.Tensor) else x for x in window], dtype=dtype, device=device)
+        if tensors:
+            where = [i for i, x in enumerate(window) if isinstance(x, torch.Tensor)]
+            stacked[torch.tensor(where, device=device)] = torch.stack(tensors).to(dtype)
     if reduce_over_ranks:
         if dist.get_backend() == "nccl" and stacked.device.type != "cuda":
             stacked = stacked.cuda()
@@ -57,42 +70,118 @@ def _average_over_ranks(distributed: Optional[bool]) -> bool:
     return distributed
 
 
+def _check_optimizer(scheduler: object, optimizer: object) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{type(scheduler).__name__} needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
+
+
 def _check_group_lrs(optimizer: Optimizer) -> None:
     """Fail at construction, not after the first epoch, on a rate the rules cannot use."""
     for i, group in enumerate(optimizer.param_groups):
         check_lr(group["lr"], f"param_groups[{i}]['lr']")
 
 
-class LossScheduler:
-    """Base class: holds the optimizer and the protocol; by itself it never changes the rate."""
+def _group_lrs(optimizer: Optimizer) -> list[Rate]:
+    """Each group's rate; tensor rates are copied, so the list never aliases the optimizer."""
+    return [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in optimizer.param_groups]
+
+
+class LossScheduler(LRScheduler):
+    """Base class: an :class:`~torch.optim.lr_scheduler.LRScheduler` fed with batch losses.
+
+    ``observe(loss)`` per batch, ``step()`` at the end of each epoch (``last_epoch`` counts the
+    steps). By itself it never changes the rate. Subclasses implement :meth:`_next_lrs` (the
+    rates after an epoch) and may override :meth:`_restart`.
+
+    Inside ``SequentialLR`` a scheduler waits for its milestone with ``last_epoch == -1``; while
+    it waits, ``observe()`` ignores losses, and at the milestone it starts from the rate the
+    previous scheduler left (it never resets the rate to ``initial_lr``).
+    """
 
     def __init__(self, optimizer: Optimizer) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__} needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        self.optimizer = optimizer
-        self._last_lr = [float(g["lr"]) for g in optimizer.param_groups]
+        _check_optimizer(self, optimizer)
+        self._starting = False
+        self._explicit_losses: Optional[list[float]] = None
+        super().__init__(optimizer)  # records initial_lr and takes the initial step (rate unchanged)
+
+    # --- the per-batch and per-epoch calls ------------------------------------------------------
 
     def observe(self, loss: Loss) -> None:
         """Record one batch loss (a float or a scalar tensor on any device)."""
 
-    def step(self, losses: Optional[Sequence[float]] = None) -> None:
-        """End of epoch."""
-        self._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]
+    def step(self, losses: Optional[Sequence[float]] = None, epoch: Optional[int] = None) -> None:  # type: ignore[override]
+        """End of epoch: apply the rule to what was observed (or to ``losses``, if given).
 
-    def get_last_lr(self) -> list[float]:
-        """The rate of each param group as set by the last ``step()``."""
-        return list(self._last_lr)
+        ``step(epoch)`` with an int (torch's deprecated form, which ``SequentialLR`` uses at a
+        milestone in some torch versions) sets ``last_epoch`` and starts afresh without
+        changing the rate.
+        """
+        if isinstance(losses, numbers.Integral) and not isinstance(losses, bool):
+            losses, epoch = None, int(losses)
+        if epoch is not None:
+            if losses is not None:
+                raise ValueError("step() takes losses or an epoch, not both")
+            super().step(epoch)
+            return
+        self._explicit_losses = None if losses is None else [float(x) for x in losses]
+        try:
+            super().step()
+        finally:
+            self._explicit_losses = None
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"last_lr": list(self._last_lr)}
+    # --- torch's LRScheduler hooks ----------------------------------------------------------------
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._last_lr = list(state["last_lr"])
+    def _initial_step(self) -> None:
+        # At construction, and for the first scheduler of a SequentialLR: start, change nothing.
+        self._starting = True
+        try:
+            super()._initial_step()
+        finally:
+            self._starting = False
+
+    def get_lr(self) -> list[Rate]:  # type: ignore[override]
+        """The rates after this step (called by ``step()``; use :meth:`get_last_lr` to read them)."""
+        if self._starting:
+            self._restart()
+            return _group_lrs(self.optimizer)
+        return self._next_lrs(self._explicit_losses)
+
+    def _get_closed_form_lr(self) -> list[Rate]:
+        # step(epoch), and SequentialLR handing over at a milestone: start from the current rate.
+        self._restart()
+        return _group_lrs(self.optimizer)
+
+    # --- for subclasses ---------------------------------------------------------------------------
+
+    def _next_lrs(self, losses: Optional[list[float]]) -> list[Rate]:
+        """The rates at the end of an epoch; ``losses`` were passed to ``step()`` explicitly."""
+        return _group_lrs(self.optimizer)
+
+    def _restart(self) -> None:
+        """Start afresh (construction, a SequentialLR milestone, ``step(epoch)``); rates untouched."""
 
     def _set_lrs(self, lrs: Sequence[float]) -> None:
+        """Set the rates between epoch ends (Adacomp's windows)."""
         for group, lr in zip(self.optimizer.param_groups, lrs):
-            group["lr"] = lr
-        self._last_lr = list(lrs)
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
+        self._last_lr = _group_lrs(self.optimizer)
+
+    # --- checkpoints ------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain Python values only (loads with ``torch.load(weights_only=True)``)."""
+        return {"last_lr": list(self._last_lr), "last_epoch": self.last_epoch, "step_count": self._step_count,
+                "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; also accepts states saved before the LRScheduler API (0.1.0)."""
+        self._last_lr = list(state["last_lr"])
+        self.last_epoch = state.get("last_epoch", self.last_epoch)
+        self._step_count = state.get("step_count", self._step_count)
+        self.base_lrs = list(state.get("base_lrs", self.base_lrs))
 
 
 class Static(LossScheduler):
@@ -113,9 +202,17 @@ class DLRS(LossScheduler):
     and logs why.
 
     ``observe(loss)`` keeps the tensor on its device; the window is read to the host once,
-    in ``step()``. Under ``torch.distributed`` each batch loss is averaged over ranks there
-    with a single all-reduce, so every rank computes the same rate (all ranks must observe
-    the same number of losses). Losses passed explicitly to ``step(losses)`` are used as given.
+    in ``step()`` (one ``torch.stack``, one copy). Under ``torch.distributed`` each batch loss
+    is averaged over ranks there with a single all-reduce, so every rank computes the same
+    rate (all ranks must observe the same number of losses). Losses passed explicitly to
+    ``step(losses)`` are used as given.
+
+    An :class:`~torch.optim.lr_scheduler.LRScheduler`: ``last_epoch``, ``get_last_lr()``,
+    ``state_dict()`` (the partial window included) and it works inside ``SequentialLR`` and
+    ``ChainedScheduler``. Inside ``SequentialLR`` it starts at its milestone from the rate the
+    previous scheduler left, ignoring the losses observed before; its first update is at the
+    end of its first epoch. Placed after other schedulers in a ``ChainedScheduler``, it
+    starts each epoch from the rate they set.
 
     Example::
 
@@ -139,7 +236,7 @@ class DLRS(LossScheduler):
         max_lr: float = 1.0,
         distributed: Optional[bool] = None,
     ) -> None:
-        super().__init__(optimizer)
+        _check_optimizer(self, optimizer)
         _check_group_lrs(optimizer)
         check_dlrs_params(delta_d, delta_o, delta_i, min_lr, max_lr)
         self.delta_d, self.delta_o, self.delta_i = float(delta_d), float(delta_o), float(delta_i)
@@ -149,42 +246,48 @@ class DLRS(LossScheduler):
         self.last_slope: Optional[float] = None
         self.last_regime: Optional[Regime] = None
         self.last_skip_reason: Optional[str] = None
+        super().__init__(optimizer)
 
     def _reduce_over_ranks(self) -> bool:
         return _average_over_ranks(self.distributed)
 
     def observe(self, loss: Loss) -> None:
-        self._window.append(_detached_scalar(loss))
+        if self.last_epoch >= 0:  # -1: waiting for its milestone in a SequentialLR
+            self._window.append(_detached_scalar(loss))
 
-    def step(self, losses: Optional[Sequence[float]] = None) -> None:
-        """Apply the rule to the observed window (or to ``losses``) and start a new window."""
-        if losses is None:
-            values = _read_losses(self._window, self._reduce_over_ranks())
-        else:
-            values = [float(x) for x in losses]
+    def _restart(self) -> None:
         self._window = []
-        new_lrs = []
-        for group in self.optimizer.param_groups:
-            decision = self._decide(group["lr"], values)
-            new_lrs.append(decision.lr)
-        self.last_slope, self.last_regime = decision.slope, decision.regime
-        self.last_skip_reason = decision.skip_reason
-        if decision.skip_reason:
-            logger.warning("DLRS left the learning rate unchanged: %s", decision.skip_reason)
-        self._set_lrs(new_lrs)
 
-    def _decide(self, lr: float, losses: Sequence[float]) -> DLRSDecision:
-        """The rule: one group's next rate from the epoch's losses (subclasses swap the rule)."""
-        return dlrs_decision(lr, losses, delta_d=self.delta_d, delta_o=self.delta_o, delta_i=self.delta_i,
-                             min_lr=self.min_lr, max_lr=self.max_lr)
+    def _next_lrs(self, losses: Optional[list[float]]) -> list[Rate]:
+        """Apply the rule to the observed window (or to ``losses``) and start a new window."""
+        values = losses if losses is not None else _read_losses(self._window, self._reduce_over_ranks())
+        self._window = []
+        slope, self.last_skip_reason = window_slope(values)
+        self.last_slope = slope
+        if slope is None:
+            self.last_regime = None
+            logger.warning("DLRS left the learning rate unchanged: %s", self.last_skip_reason)
+            return _group_lrs(self.optimizer)
+        new_lrs: list[Rate] = []
+        for i, group in enumerate(self.optimizer.param_groups):
+            lr, self.last_regime = self._apply_slope(check_lr(group["lr"], f"param_groups[{i}]['lr']"), slope)
+            new_lrs.append(lr)
+        return new_lrs
+
+    def _apply_slope(self, lr: float, slope: float) -> tuple[float, Regime]:
+        """The rule proper: one group's next rate and the regime, for the window's slope.
+        Subclasses swap it (``dlrs.authors`` holds the rules the paper's authors actually ran)."""
+        return apply_dlrs_slope(lr, slope, delta_d=self.delta_d, delta_o=self.delta_o, delta_i=self.delta_i,
+                                min_lr=self.min_lr, max_lr=self.max_lr)
 
     def state_dict(self) -> dict[str, Any]:
         """Hyper-parameters, last update and the current (partial) window as floats."""
         return {
-            "last_lr": list(self._last_lr),
+            **super().state_dict(),
             "window": _read_losses(self._window, reduce_over_ranks=False),
             "last_slope": self.last_slope,
             "last_regime": self.last_regime,
+            "last_skip_reason": self.last_skip_reason,
             "hparams": dict(delta_d=self.delta_d, delta_o=self.delta_o, delta_i=self.delta_i,
                             min_lr=self.min_lr, max_lr=self.max_lr),
         }
@@ -193,6 +296,7 @@ class DLRS(LossScheduler):
         super().load_state_dict(state)
         self._window = [float(x) for x in state["window"]]
         self.last_slope, self.last_regime = state["last_slope"], state["last_regime"]
+        self.last_skip_reason = state.get("last_skip_reason")
         for key, value in state.get("hparams", {}).items():
             setattr(self, key, value)
 
@@ -207,15 +311,17 @@ class Adacomp(LossScheduler):
                    + [D < -eps] * lr * (1/2 - atan(lr) / (5π) - atan(1/lr - D) / (5.5π))
 
     Windows are counted over the whole run, not per epoch, so ``step()`` at an epoch end
-    changes nothing. Reading ``D`` costs one host synchronisation per window. Under
-    ``torch.distributed`` the window's losses are averaged over ranks there (one all-reduce
-    per window), so every rank applies the same rate; ``distributed`` works as for :class:`DLRS`.
+    changes nothing (it only counts ``last_epoch``). Reading ``D`` costs one host
+    synchronisation per window. Under ``torch.distributed`` the window's losses are averaged
+    over ranks there (one all-reduce per window), so every rank applies the same rate;
+    ``distributed`` works as for :class:`DLRS`. Inside ``SequentialLR`` it ignores losses until
+    its milestone.
     """
 
     def __init__(
         self, optimizer: Optimizer, *, window: int = 20, eps: float = 1e-5, distributed: Optional[bool] = None
     ) -> None:
-        super().__init__(optimizer)
+        _check_optimizer(self, optimizer)
         _check_group_lrs(optimizer)
         if int(window) != window or window < 1:
             raise ValueError(f"window must be a positive integer, got {window!r}")
@@ -228,8 +334,11 @@ class Adacomp(LossScheduler):
         self._last: Optional[Loss] = None
         self._previous_last: Optional[float] = None
         self.last_decrease: Optional[float] = None
+        super().__init__(optimizer)
 
     def observe(self, loss: Loss) -> None:
+        if self.last_epoch < 0:  # waiting for its milestone in a SequentialLR
+            return
         value = _detached_scalar(loss)
         if self._previous_last is None and self._count == 0:
             self._first = value
@@ -239,24 +348,25 @@ class Adacomp(LossScheduler):
             # Per-rank losses differ; without averaging, ranks would apply different rates.
             reduce = _average_over_ranks(self.distributed)
             if self._previous_last is None:
-                reference, last = _read_losses([self._first, self._last], reduce)
+                reference, last = _read_losses([self._first, self._last], reduce)  # type: ignore[list-item]
             else:
                 reference, (last,) = self._previous_last, _read_losses([self._last], reduce)
             self.last_decrease = reference - last
             self._set_lrs([adacomp_lr(g["lr"], self.last_decrease, eps=self.eps) for g in self.optimizer.param_groups])
             self._previous_last, self._first, self._count = last, None, 0
 
-    def step(self, losses: Optional[Sequence[float]] = None) -> None:
-        """No-op at the epoch end (the rate changes per window); ``losses`` are observed if given."""
+    def _next_lrs(self, losses: Optional[list[float]]) -> list[Rate]:
+        """No change at the epoch end (the rate changes per window); ``losses`` are observed if given."""
         for loss in losses or ():
             self.observe(loss)
+        return _group_lrs(self.optimizer)
 
     def state_dict(self) -> dict[str, Any]:
         first, last = _read_losses(
             [math.nan if self._first is None else self._first, math.nan if self._last is None else self._last], False
         )
         return {
-            "last_lr": list(self._last_lr), "window": self.window, "eps": self.eps, "count": self._count,
+            **super().state_dict(), "window": self.window, "eps": self.eps, "count": self._count,
             "first": None if math.isnan(first) else first, "last": None if math.isnan(last) else last,
             "previous_last": self._previous_last, "last_decrease": self.last_decrease,
         }

@@ -11,12 +11,20 @@ adacomp (all with Adam, so only the schedule differs) and prints, per schedule:
 
     python scripts/bench_schedulers.py                          # Helmholtz PINN, 10 batches/epoch
     python scripts/bench_schedulers.py --task cifar10 --model resnet18 --images 2048
+
+``--micro`` times the scheduler calls alone, against what a float-based scheduler does: per batch
+``DLRS.observe(loss)`` vs ``losses.append(loss.item())`` (a host sync per batch on a GPU), per epoch
+``DLRS.step()`` vs the rule on that list of floats, and both added up, each with its ratio::
+
+    python scripts/bench_schedulers.py --micro                  # 100 batches per epoch, 300 epochs
+    python scripts/bench_schedulers.py --micro --device cuda
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import shutil
 import statistics
 import sys
@@ -31,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch  # noqa: E402
 
+from dlrs import DLRS, dlrs_lr  # noqa: E402
+from dlrs.schedulers import _read_losses  # noqa: E402
 from experiments import trainer as trainer_module  # noqa: E402
 from experiments.run import CONFIG_DIR  # noqa: E402
 
@@ -153,12 +163,18 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
     ap.add_argument("--epochs", type=int, default=4, help="epochs per run; the first is not timed")
     ap.add_argument("--rounds", type=int, default=2, help="runs per schedule, interleaved")
     ap.add_argument("--set", nargs="*", default=[], help="extra Hydra overrides, e.g. task.batch_size=500")
+    ap.add_argument("--micro", action="store_true", help="time observe()/step() alone vs a loss.item() append")
+    ap.add_argument("--batches", type=int, default=100, help="--micro: batches (losses) per epoch")
     args = ap.parse_args(argv)
-    if args.epochs < 2 or args.rounds < 1:
-        ap.error("--epochs must be >= 2 (the first epoch is warm-up) and --rounds >= 1")
+    if args.micro:
+        args.epochs = 300 if "--epochs" not in (argv if argv is not None else sys.argv) else args.epochs
+    if args.epochs < 2 or args.rounds < 1 or args.batches < 2:
+        ap.error("--epochs must be >= 2 (the first epoch is warm-up), --rounds >= 1, --batches >= 2")
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
+    if args.micro:
+        return micro(device, args.batches, args.epochs)
     tmp = Path(tempfile.mkdtemp(prefix="bench_schedulers_"))
     base = [f"task={args.task}", "optimizer=adam", f"trainer.epochs={args.epochs}", f"trainer.device={device}",
             "trainer.progress=none", "trainer.checkpoint_every=0", "trainer.force=true", f"paths.runs={tmp}/runs"]
@@ -218,6 +234,80 @@ def _measure(args: argparse.Namespace, base: list[str], counter: SyncCounter,
                           steps=a["steps"] // (args.rounds * args.epochs), epoch_s=statistics.median(a["epochs"]),
                           schedule_frac=a["schedule_s"] / a["all_epochs_s"]) for name, a in acc.items()}
     return results
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def micro(device: torch.device, batches: int, epochs: int) -> dict[str, dict[str, Any]]:
+    """Time the per-batch and per-epoch calls of DLRS against a float list fed by ``loss.item()``.
+
+    Each batch makes a fresh 0-d loss in an autograd graph on ``device`` (one small kernel), as
+    a training step would; only the calls themselves are timed. Medians over ``epochs`` (the
+    first left out); per-batch costs are the epoch's total over ``batches``.
+    """
+    w = torch.nn.Parameter(torch.ones((), device=device))
+    xs = torch.linspace(2.0, 1.0, batches, device=device, dtype=torch.float32)
+    opt = torch.optim.SGD([w], lr=5e-3)
+    sched = DLRS(opt, min_lr=1e-4, max_lr=1e-2)
+    ns = {key: [] for key in ("observe", "item", "step", "rule", "stack", "one_by_one")}
+    timer = time.perf_counter_ns
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for epoch in range(epochs):
+            floats: list[float] = []
+            t_observe = t_item = 0
+            for i in range(batches):
+                loss = w * xs[i]
+                _sync(device)  # a real step has finished its kernels by now more often than not
+                t0 = timer()
+                sched.observe(loss)
+                t1 = timer()
+                floats.append(loss.item())
+                t2 = timer()
+                t_observe += t1 - t0
+                t_item += t2 - t1
+            opt.step()  # no gradients, nothing to do: torch only checks it came before sched.step()
+            window = list(sched._window)
+            t0 = timer()
+            _read_losses(window, False)  # what step() reads: one stack, one copy
+            t1 = timer()
+            torch.stack([x.to(torch.float64) for x in window]).cpu().tolist()  # converting one by one first
+            t2 = timer()
+            sched.step()
+            t3 = timer()
+            lr = dlrs_lr(opt.param_groups[0]["lr"], floats, min_lr=1e-4, max_lr=1e-2)  # the float scheduler's step
+            for group in opt.param_groups:
+                group["lr"] = lr
+            t4 = timer()
+            if epoch:
+                for key, value in (("observe", t_observe), ("item", t_item), ("stack", t1 - t0),
+                                   ("one_by_one", t2 - t1), ("step", t3 - t2), ("rule", t4 - t3)):
+                    ns[key].append(value)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    us = {key: statistics.median(values) / 1e3 for key, values in ns.items()}
+    rows = {
+        "per batch": dict(ours=us["observe"] / batches, theirs=us["item"] / batches,
+                          ours_name="DLRS.observe(loss)", theirs_name="losses.append(loss.item())"),
+        "per epoch": dict(ours=us["step"], theirs=us["rule"],
+                          ours_name="DLRS.step()", theirs_name="dlrs_lr(lr, losses)"),
+        "epoch total": dict(ours=us["observe"] + us["step"], theirs=us["item"] + us["rule"],
+                            ours_name=f"{batches} observe + step", theirs_name=f"{batches} .item() + rule"),
+        "window read": dict(ours=us["stack"], theirs=us["one_by_one"],
+                            ours_name="torch.stack, then one copy", theirs_name="convert each loss, then stack"),
+    }
+    print(f"micro-benchmark: device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{batches} batches per epoch, median of {epochs - 1} epochs")
+    for name, r in rows.items():
+        r["ratio"] = r["ours"] / r["theirs"]
+        print(f"{name:<12}{r['ours_name']:<28}{r['ours']:9.2f} us   {r['theirs_name']:<30}{r['theirs']:9.2f} us"
+              f"   ratio {r['ratio']:.2f}x")
+    return rows
 
 
 if __name__ == "__main__":

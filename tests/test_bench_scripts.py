@@ -54,3 +54,13 @@ def test_bench_schedulers_counts_host_reads_in_the_batch_loop(capsys: pytest.Cap
 
 def test_gpu_check_script_is_valid_bash() -> None:
     subprocess.run(["bash", "-n", str(ROOT / "scripts" / "gpu_check.sh")], check=True)
+
+
+def test_bench_schedulers_micro_prints_costs_and_ratios(capsys: pytest.CaptureFixture) -> None:
+    rows = _script("bench_schedulers").main(["--micro", "--device", "cpu", "--batches", "20", "--epochs", "6"])
+    out = capsys.readouterr().out
+    for name in ("per batch", "per epoch", "epoch total", "window read"):
+        r = rows[name]
+        assert r["ours"] > 0 and r["theirs"] > 0 and r["ratio"] == pytest.approx(r["ours"] / r["theirs"])
+        assert name in out
+    assert "DLRS.observe(loss)" in out and "loss.item()" in out and out.count("ratio") == 4

@@ -11,6 +11,9 @@ import torch.distributed as dist
 
 from dlrs import DLRS, Adacomp, Static, dlrs_lr
 
+# Most tests here step a scheduler without an optimizer step first; torch warns about that order.
+pytestmark = pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning")
+
 REL = 1e-12
 
 
@@ -277,6 +280,25 @@ def test_dlrs_state_dict_mid_epoch_roundtrip() -> None:
     assert (sched2.last_slope, sched2.last_regime) == (ref.last_slope, ref.last_regime)
     # Sanity: dropping the saved half window would have given a different rate.
     assert dlrs_lr(lr1, tail, **kwargs) != pytest.approx(lrs(ref_opt)[0], rel=1e-6)
+
+
+def test_state_dicts_saved_by_version_0_1_load() -> None:
+    # The format of dlrs 0.1.0 (before the LRScheduler API), as in older trainer checkpoints.
+    old_dlrs = {"last_lr": [0.006], "window": [1.0, 2.0], "last_slope": -0.5, "last_regime": "convergent",
+                "hparams": dict(delta_d=0.5, delta_o=1.0, delta_i=0.3, min_lr=1e-7, max_lr=1.0)}
+    opt = sgd(0.006)
+    sched = DLRS(opt)
+    sched.load_state_dict(roundtrip(old_dlrs))
+    assert sched.delta_i == 0.3 and sched.last_epoch == 0 and sched.get_last_lr() == [0.006]
+    sched.observe(1.5)
+    sched.step()
+    assert lrs(opt) == [close(dlrs_lr(0.006, [1.0, 2.0, 1.5], delta_i=0.3))]
+    old_ada = {"last_lr": [0.01], "window": 4, "eps": 1e-5, "count": 1, "first": 1.0, "last": 1.0,
+               "previous_last": None, "last_decrease": None}
+    ada = Adacomp(sgd(0.01))
+    ada.load_state_dict(old_ada)
+    assert ada.window == 4 and ada.state_dict()["count"] == 1
+    Static(sgd(0.01)).load_state_dict({"last_lr": [0.01]})
 
 
 @pytest.mark.parametrize("split", [0, 2, 4, 6])  # before, inside the first window, at a boundary, inside the second
