@@ -58,7 +58,7 @@ def _schedule_curves(ax: plt.Axes, curves: pd.DataFrame, value: str, log: bool) 
     if log and len(positive) and positive.max() >= 10 * positive.min():  # within one decade linear reads better
         ax.set_yscale("log", nonpositive="clip")
         ax.yaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks are slow to draw and crowd the axis
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     ax.grid(alpha=0.3)
 
 
