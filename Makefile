@@ -34,8 +34,15 @@ data: ## put the offline Fashion-MNIST (apt install dataset-fashion-mnist) where
 	  gunzip -c $(FASHION_DEB)/$$f.gz > $(FASHION_RAW)/$$f.tmp && mv $(FASHION_RAW)/$$f.tmp $(FASHION_RAW)/$$f; done
 	@echo "Fashion-MNIST ready in $(FASHION_RAW): python -m experiments.run task=fashion_mnist model=mnist_cnn"
 
-test: $(STAMP) ## run the test suite
-	$(BIN)/python -m pytest -q
+# The suite's output is also kept in $(TEST_LOG); the last line there and on screen is pytest's own
+# exit code (make itself reports any failure as exit 2). Slow machine: TEST_TIMEOUT_SCALE=3 make test.
+TEST_LOG    ?= outputs/pytest.log
+PYTEST_ARGS ?= -q
+test: SHELL := /bin/bash
+test: $(STAMP) ## run the test suite (log in outputs/pytest.log, pytest's exit code on the last line)
+	@mkdir -p "$(dir $(TEST_LOG))"
+	@set -o pipefail; $(BIN)/python -m pytest $(PYTEST_ARGS) 2>&1 | tee "$(TEST_LOG)"; code=$$?; \
+	echo "pytest exit code: $$code" | tee -a "$(TEST_LOG)"; exit $$code
 
 run: $(STAMP) ## the default job: one Helmholtz PINN run with DLRS (CPU, ~2 min)
 	$(BIN)/python -m experiments.run

@@ -3,6 +3,13 @@
 ``run_cli(args, cwd)`` runs ``python -m experiments.run`` exactly as a user would (a fresh
 process, Hydra's argument parsing, exit codes); ``compose(overrides)`` builds the same config
 in this process for tests that only need ``experiments.trainer.train``.
+
+Timeouts: one policy for the whole suite. Every wait in a test (a subprocess, a poll for a file,
+a notebook cell) takes ``scaled(seconds)``: the base number times ``TEST_TIMEOUT_SCALE`` (an
+environment variable, default 1; set it to 3 on a very slow machine). pytest-timeout adds a
+per-test backstop, the ``timeout`` ini option in pyproject.toml, scaled the same way here.
+The base numbers are generous: a test never fails because the machine is busy, only because
+something hangs.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -23,6 +31,55 @@ CONFIG_DIR = REPO / "configs"
 TINY = ("trainer.progress=log", "trainer.device=cpu", "task.n_points=200", "task.batch_size=50")
 TIME_COLUMNS = ("epoch_time_s", "wall_time_s")
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+def _timeout_scale() -> float:
+    raw = os.environ.get("TEST_TIMEOUT_SCALE", "1")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise pytest.UsageError(f"TEST_TIMEOUT_SCALE must be a number > 0, got {raw!r}")
+    return value
+
+
+TIMEOUT_SCALE = _timeout_scale()
+CLI_TIMEOUT = 240.0  # base seconds for one command-line run of the tiny configs (a few seconds when idle)
+
+
+def scaled(seconds: float) -> float:
+    """A timeout of ``seconds`` on this machine: the one place where every test timeout comes from."""
+    return seconds * TIMEOUT_SCALE
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.02,
+               alive: Optional[subprocess.Popen] = None, log: Optional[Path] = None) -> None:
+    """Poll ``condition`` until it holds; fail after ``scaled(timeout)`` seconds, or at once if
+    ``alive`` (a background process) has ended, with the end of ``log`` in the message."""
+    deadline = time.monotonic() + scaled(timeout)
+
+    def tail() -> str:
+        return log.read_text()[-3000:] if log is not None and log.exists() else ""
+
+    while not condition():
+        if alive is not None and alive.poll() is not None:
+            pytest.fail(f"the process ended (exit {alive.returncode}) before {what}:\n{tail()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {scaled(timeout):.0f} s waiting for {what}:\n{tail()}")
+        time.sleep(poll)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Scale pytest-timeout's per-test backstop (ini ``timeout``) by TEST_TIMEOUT_SCALE, unless
+    --timeout is given on the command line or a test sets its own marker."""
+    if TIMEOUT_SCALE == 1 or not config.pluginmanager.hasplugin("timeout") or config.getoption("timeout"):
+        return
+    base = float(config.getini("timeout") or 0)
+    if base > 0:
+        for item in items:
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(scaled(base)))
 
 
 def cli_env(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
@@ -46,17 +103,22 @@ def cli_command(args: list[str], tiny: bool = True) -> list[str]:
 
 
 def run_cli(args: list[str], cwd: Path, env: Optional[dict[str, str]] = None, tiny: bool = True,
-            timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the command line to the end; stdout and stderr are captured as text."""
+            timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess:
+    """Run the command line to the end; stdout and stderr are captured as text.
+    ``timeout`` is in base seconds (scaled here)."""
     return subprocess.run(cli_command(args, tiny), cwd=cwd, env=cli_env(env), capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=scaled(timeout))
 
 
-def start_cli(args: list[str], cwd: Path, log: Path, tiny: bool = True) -> subprocess.Popen:
-    """Start the command line in the background, stdout and stderr to ``log`` (for signal tests)."""
+def start_cli(args: list[str], cwd: Path, log: Path, tiny: bool = True, env: Optional[dict[str, str]] = None,
+              command: Optional[list[str]] = None) -> subprocess.Popen:
+    """Start the command line in the background, stdout and stderr to ``log`` (for signal tests).
+    ``command`` replaces ``python -m experiments.run`` (e.g. by tests/paused_cli.py)."""
+    argv = cli_command(args, tiny)
+    if command is not None:
+        argv = [*command, *argv[3:]]  # drop "python -m experiments.run", keep flags and overrides
     with open(log, "w") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(cli_command(args, tiny), cwd=cwd, env=cli_env(), stdout=out,
-                                stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(argv, cwd=cwd, env=cli_env(env), stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
 def compose_config(overrides: list[str], tiny: bool = True) -> DictConfig:

@@ -11,6 +11,8 @@ from types import ModuleType
 import pytest
 import torch
 
+from conftest import scaled
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -53,7 +55,7 @@ def test_bench_schedulers_counts_host_reads_in_the_batch_loop(capsys: pytest.Cap
 
 
 def test_gpu_check_script_is_valid_bash() -> None:
-    subprocess.run(["bash", "-n", str(ROOT / "scripts" / "gpu_check.sh")], check=True)
+    subprocess.run(["bash", "-n", str(ROOT / "scripts" / "gpu_check.sh")], check=True, timeout=scaled(30))
 
 
 def test_bench_schedulers_micro_prints_costs_and_ratios(capsys: pytest.CaptureFixture) -> None:

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from conftest import CLI_TIMEOUT, scaled
 from experiments.run import CONFIG_DIR
 from experiments.tasks.base import TaskContext
 from experiments.tasks.helmholtz import Helmholtz
@@ -53,7 +54,7 @@ def ddp_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "experiments.run", *TINY, "task.batch_size=50", f"paths.runs={runs}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=scaled(CLI_TIMEOUT))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run_dir = _run_dir(runs)
     return SimpleNamespace(proc=proc, run_dir=run_dir, summary=json.loads((run_dir / "summary.json").read_text()))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from conftest import CLI_TIMEOUT, scaled
 from experiments.run import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ def _run_cli(args: list[str], path_prefix: str | None = None) -> subprocess.Comp
     if path_prefix:
         env["PATH"] = f"{path_prefix}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.run([sys.executable, "-m", "experiments.run", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=scaled(CLI_TIMEOUT))
 
 
 def test_local_parallel_preset_extends_joblib() -> None:
