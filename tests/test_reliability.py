@@ -5,6 +5,11 @@ an unwritable results directory and a full disk.
 Everything that needs a real process (exit codes, signals, a sweep) goes through the command
 line; the rest calls ``experiments.trainer.train`` in this process, which is much cheaper.
 Resumed runs are compared with one uninterrupted run, float for float (CPU, same seed).
+
+No test races the run: in-process signals are sent from inside a chosen batch, and the command
+line runs that get a signal are started through tests/paused_cli.py, which holds the run inside
+batch N until the signal has been handled. So each run stops at a known batch, however busy the
+machine is.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import os
 import re
 import signal
 import subprocess
-import time
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +29,7 @@ import pytest
 import torch
 
 import experiments.io
-from conftest import compose_config, one_run_dir, read_metrics, run_cli, start_cli
+from conftest import REPO, compose_config, one_run_dir, read_metrics, run_cli, scaled, start_cli, wait_until
 from experiments.errors import UserError
 from experiments.io import load_checkpoint, write_json_atomic
 from experiments.tasks.helmholtz import Helmholtz
@@ -239,34 +244,38 @@ def test_results_below_a_file_or_without_permission(tmp_path: Path, monkeypatch:
 
 
 # ---- through the command line ------------------------------------------------------------------
+PAUSED_CLI = [sys.executable, str(REPO / "tests" / "paused_cli.py")]
+
+
 @pytest.fixture()
 def start(tmp_path: Path):
-    """``start(args)`` runs the CLI in the background (output in tmp_path/log.txt); a test that
-    fails half-way leaves no process behind."""
+    """``start(args, pause_at=N)`` runs the CLI in the background (output in tmp_path/log.txt),
+    held inside batch N of each run until a SIGINT/SIGTERM has been handled (tests/paused_cli.py);
+    it returns the process and the file that appears when the pause begins. A test that fails
+    half-way leaves no process behind."""
     started: list[subprocess.Popen] = []
 
-    def _start(args: list[str]) -> subprocess.Popen:
-        started.append(start_cli(args, cwd=tmp_path, log=tmp_path / "log.txt"))
-        return started[-1]
+    def _start(args: list[str], pause_at: int) -> tuple[subprocess.Popen, Path]:
+        pause_file = tmp_path / f"paused-{len(started)}"
+        env = {"DLRS_TEST_PAUSE_AT": str(pause_at), "DLRS_TEST_PAUSE_FILE": str(pause_file),
+               "DLRS_TEST_PAUSE_MAX_S": str(scaled(300))}
+        started.append(start_cli(args, cwd=tmp_path, log=tmp_path / "log.txt", env=env, command=PAUSED_CLI))
+        return started[-1], pause_file
 
     yield _start
     for proc in started:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.wait(timeout=scaled(60))
 
 
-def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert proc.poll() is None, f"the run ended before the test could act:\n{log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.02)
+def _paused(proc: subprocess.Popen, pause_file: Path, log: Path) -> None:
+    wait_until(pause_file.exists, timeout=240, what=f"the pause ({pause_file.name})", alive=proc, log=log)
 
 
 def _stop(proc: subprocess.Popen, signum: int, log: Path) -> str:
     proc.send_signal(signum)
-    proc.wait(timeout=120)
+    proc.wait(timeout=scaled(120))
     return log.read_text()
 
 
@@ -274,25 +283,29 @@ def test_sigint_and_sigterm_through_the_cli_then_resume(tmp_path: Path, referenc
                                                         capsys: pytest.CaptureFixture) -> None:
     runs, log = tmp_path / "runs", tmp_path / "log.txt"
     args = [*LONG, f"paths.runs={runs}"]
-    proc = start(args)
-    _wait_for(lambda: bool(list(runs.glob("*/*/metrics.csv"))), proc, log)  # written after epoch 1
+    proc, pause = start(args, pause_at=BATCHES + 2)  # held in epoch 2, batch 2
+    _paused(proc, pause, log)
     output = _stop(proc, signal.SIGINT, log)
     run_dir = one_run_dir(runs)
     assert proc.returncode == 128 + signal.SIGINT, output
     assert f"interrupted (SIGINT); checkpoint written in {run_dir}; run the same command to resume" in output
     assert "Traceback" not in output
     summary = _summary(run_dir)
-    assert summary["status"] == "interrupted"
+    assert summary["status"] == "interrupted" and summary["epochs_completed"] == 1
     stopped_at = load_checkpoint(run_dir / "checkpoint.pt")["position"]
-    assert len(read_metrics(run_dir)) == summary["epochs_completed"] == stopped_at["epoch"]
+    assert (stopped_at["epoch"], stopped_at["batch"]) == (1, 2), "it stops right after the batch it was in"
+    assert read_metrics(run_dir) == reference["rows"][:1]
 
-    proc = start(args)  # resume, and stop again once it trains
-    trained = re.compile(r"^resuming .*^epoch \d+/", re.M | re.S)  # a progress line after the resume
-    _wait_for(lambda: bool(trained.search(log.read_text())), proc, log)
+    # the resumed run's 9th batch: 2 left in epoch 2, 4 in epoch 3, then epoch 4, batch 3
+    proc, pause = start(args, pause_at=2 + BATCHES + 3)
+    _paused(proc, pause, log)
     output = _stop(proc, signal.SIGTERM, log)
     assert proc.returncode == 128 + signal.SIGTERM, output
+    assert f"resuming {run_dir} at epoch 2, batch 3" in output
     assert "interrupted (SIGTERM)" in output and _summary(run_dir)["status"] == "interrupted"
-    assert load_checkpoint(run_dir / "checkpoint.pt")["position"]["epoch"] > stopped_at["epoch"]
+    stopped_at = load_checkpoint(run_dir / "checkpoint.pt")["position"]
+    assert (stopped_at["epoch"], stopped_at["batch"]) == (3, 3)
+    assert read_metrics(run_dir) == reference["rows"][:3]
 
     capsys.readouterr()
     assert _train(runs)["status"] == "completed"  # the third start finishes it
@@ -307,22 +320,23 @@ def test_sweep_survives_divergence_and_sigkill_and_restarts(tmp_path: Path, refe
 
     runs, log = tmp_path / "runs", tmp_path / "log.txt"
     args = ["-m", "optimizer.lr=1e6,0.005", *LONG, f"paths.runs={runs}"]
-    proc = start(args)
-    _wait_for(lambda: bool(list(runs.glob("*/*lr0.005*/checkpoint.pt"))), proc, log)
+    # held in epoch 7, batch 2 of the second job (the first diverges in epoch 1, long before its 26th batch)
+    proc, pause = start(args, pause_at=6 * BATCHES + 2)
+    _paused(proc, pause, log)
     proc.kill()
-    assert proc.wait(timeout=60) == -signal.SIGKILL, log.read_text()[-3000:]
+    assert proc.wait(timeout=scaled(60)) == -signal.SIGKILL, log.read_text()[-3000:]
     (diverging,) = runs.glob("*/*lr1000000.0*")
     (killed,) = runs.glob("*/*lr0.005*")
     assert _summary(diverging)["status"] == "diverged"
     assert len(read_metrics(diverging)) == _summary(diverging)["diverged_at_epoch"] == 1
     assert _summary(killed)["status"] == "running"
     state = load_checkpoint(killed / "checkpoint.pt")
-    assert state["epoch"] % 5 == 0 and state["position"]["batch"] == 0, "the last periodic checkpoint"
+    assert (state["epoch"], state["position"]["batch"]) == (5, 0), "the last periodic checkpoint"
 
     again = run_cli(args, cwd=tmp_path)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert f"already diverged: {diverging}" in again.stdout
-    assert f"resuming {killed} at epoch {state['epoch'] + 1}" in again.stdout
+    assert f"resuming {killed} at epoch 6" in again.stdout
     assert read_metrics(killed) == reference["rows"]
     assert not list(killed.glob(".*.tmp"))
     statuses = dict(zip(load_runs(runs, "default")["run_dir"].map(lambda d: Path(d).name),
@@ -351,7 +365,7 @@ def test_missing_data_without_network_is_one_line_exit_2(tmp_path: Path) -> None
     data = tmp_path / "empty"
     data.mkdir()
     proc = run_cli(["task=mnist", "model=mnist_cnn", "trainer.epochs=1", "trainer.device=cpu", f"paths.data={data}",
-                    "paths.results=results"], cwd=tmp_path, tiny=False, timeout=120)
+                    "paths.results=results"], cwd=tmp_path, tiny=False)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert len(lines) == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stderr
