@@ -1,15 +1,22 @@
-"""The README's promises: its Python examples run, and the two top commands are the Makefile's."""
+"""The README's promises: its Python examples run (the plain DLRS loop sets exactly the rates the
+rule gives for the losses it saw), and the two top commands are the Makefile's."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
 
 import pytest
+import torch
+
+import dlrs
+from dlrs import dlrs_decision
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+DLRS_KEYS = ("delta_d", "delta_o", "delta_i", "min_lr", "max_lr")
 
 
 def block_with(word: str) -> str:
@@ -22,14 +29,79 @@ def printed_rates(out: str) -> list[float]:
     return [float(m.group(1)) for m in re.finditer(r"^\d+ \[([0-9.e-]+)\]", out, re.M)]
 
 
-def test_readme_loop_runs_and_changes_the_rate(capsys) -> None:
-    block = BLOCKS[0]  # the plain loop comes first
-    assert len([line for line in block.splitlines() if line.strip()]) <= 16
-    exec(compile(block, "README.md", "exec"), {})
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5
-    rates = [float(re.search(r"\[([0-9.e-]+)\]", line).group(1)) for line in lines]
-    assert rates[-1] != 5e-3  # DLRS moved the rate
+def _loop_block() -> str:
+    """The first Python block of the README that builds a DLRS schedule and steps it (the plain loop)."""
+    loops = [b for b in BLOCKS if "DLRS(" in b and ".observe(" in b and ".step(" in b]
+    assert loops, "no DLRS loop in README.md"
+    return loops[0]
+
+
+class _Recorder:
+    """Wraps dlrs.DLRS: the schedules the block builds, the losses they observe, their rates per step."""
+
+    def __init__(self) -> None:
+        self.runs: list[dict] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        real, runs = dlrs.DLRS, self.runs
+
+        class RecordingDLRS(real):  # type: ignore[misc, valid-type]
+            def __init__(self, optimizer, *args, **kwargs):
+                super().__init__(optimizer, *args, **kwargs)
+                self._record = {"optimizer": optimizer, "kwargs": dict(kwargs), "lr0": [g["lr"] for g in
+                                                                                    optimizer.param_groups],
+                                "windows": [[]], "lrs": [], "printed": []}
+                runs.append(self._record)
+
+            def observe(self, loss, *args, **kwargs):
+                self._record["windows"][-1].append(float(loss.detach()) if torch.is_tensor(loss) else float(loss))
+                return super().observe(loss, *args, **kwargs)
+
+            def step(self, *args, **kwargs):
+                result = super().step(*args, **kwargs)
+                record = getattr(self, "_record", None)  # None: a step inside the constructor
+                if record is not None:
+                    record["lrs"].append([g["lr"] for g in record["optimizer"].param_groups])
+                    record["windows"].append([])
+                return result
+
+        monkeypatch.setattr(dlrs, "DLRS", RecordingDLRS)
+
+
+def _run_block(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, seed: int) -> tuple[dict, str]:
+    recorder = _Recorder()
+    recorder.install(monkeypatch)
+    torch.manual_seed(seed)
+    exec(compile(_loop_block(), "README.md", "exec"), {})
+    assert len(recorder.runs) == 1, "the block builds one DLRS schedule"
+    run = recorder.runs[0]
+    run["windows"].pop()  # the empty window after the last step
+    return run, capsys.readouterr().out
+
+
+def test_readme_loop_sets_exactly_the_rates_of_the_rule(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    block = _loop_block()
+    assert len([line for line in block.splitlines() if line.strip()]) <= 20, "a short example"
+    run, out = _run_block(monkeypatch, capsys, seed=0)
+    kwargs = {k: v for k, v in run["kwargs"].items() if k in DLRS_KEYS}
+    epochs = len(run["lrs"])
+    assert epochs >= 3 and all(len(w) >= 2 for w in run["windows"])
+    lrs = list(run["lr0"])
+    for window, after in zip(run["windows"], run["lrs"]):
+        lrs = [dlrs_decision(lr, window, **kwargs).lr for lr in lrs]
+        assert after == lrs  # exactly: the same floats, no tolerance
+    assert lrs[0] != run["lr0"][0], "DLRS moved the rate"
+    assert all(math.isfinite(lr) for lr in lrs)
+    # what the block prints as the rate is the rate set (printed lists of rates, if it prints them)
+    printed = [float(v) for v in re.findall(r"\[([-+0-9.e]+)\]", out)]
+    if printed:
+        assert printed == [lr[0] for lr in run["lrs"]]
+
+    # seeded, the example is reproducible to the bit
+    monkeypatch.undo()
+    again, out_again = _run_block(monkeypatch, capsys, seed=0)
+    assert (again["windows"], again["lrs"], out_again) == (run["windows"], run["lrs"], out)
 
 
 def test_readme_warmup_then_dlrs(capsys) -> None:

@@ -6,8 +6,10 @@ import importlib.util
 import json
 import math
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
+import matplotlib.figure
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -93,12 +95,61 @@ def fig5(tmp_path_factory) -> tuple[Path, Path]:
     return root / "runs", root / "out"
 
 
+class FigureLog(dict):
+    """file name -> the matplotlib Figure saved under it (filled by ``capture_figures``)."""
+
+
+def capture_figures(monkeypatch: pytest.MonkeyPatch) -> FigureLog:
+    """Record every Figure saved from now on, whatever function draws it, by its file name."""
+    figures, real = FigureLog(), matplotlib.figure.Figure.savefig
+
+    def savefig(self, fname, *args, **kwargs):
+        figures[Path(fname).name] = self
+        return real(self, fname, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    return figures
+
+
+def series(ax: Any) -> dict[str, tuple[list[float], list[float]]]:
+    """The labelled lines of an axes: label -> (x, y)."""
+    return {line.get_label(): (np.asarray(line.get_xdata(), float).tolist(),
+                               np.asarray(line.get_ydata(), float).tolist())
+            for line in ax.get_lines() if not line.get_label().startswith("_")}
+
+
+def unlabelled(ax: Any) -> list[tuple[str, list[float]]]:
+    """(line style, y) of the lines without a legend entry (e.g. diverged seeds drawn one by one)."""
+    return [(line.get_linestyle(), np.asarray(line.get_ydata(), float).tolist())
+            for line in ax.get_lines() if line.get_label().startswith("_")]
+
+
+def legend(ax: Any) -> list[str]:
+    found = ax.get_legend()
+    return [t.get_text() for t in found.get_texts()] if found is not None else []
+
+
+def same(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Equal lists of floats, NaN equal to NaN."""
+    return len(a) == len(b) and all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a, b))
+
+
+class Written(list):
+    """The paths make_report returned, and (``figures``) the Figures it saved."""
+
+    figures: FigureLog
+
+
 @pytest.fixture(scope="module")
-def fig5_report(fig5) -> list[Path]:
+def fig5_report(fig5) -> Written:
     """make_report("fig5") once for the module: drawing is the slow part."""
     runs_dir, out = fig5
-    with pytest.warns(UserWarning):
-        return report.make_report("fig5", runs_dir, out)
+    with pytest.MonkeyPatch.context() as mp:
+        figures = capture_figures(mp)
+        with pytest.warns(UserWarning):
+            written = Written(report.make_report("fig5", runs_dir, out))
+    written.figures = figures
+    return written
 
 
 def test_load_runs_keeps_partial_results_and_skips_unreadable(fig5):
@@ -165,6 +216,52 @@ def test_figures_written(fig5, fig5_report):
         png, pdf = out / "figures" / f"{stem}.png", out / "figures" / f"{stem}.pdf"
         assert png in paths and pdf in paths
         assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"
+        assert fig5_report.figures[png.name] is fig5_report.figures[pdf.name], "PNG and PDF: the same figure"
+
+
+BATCH_TITLES = ["batch size 64", "batch size 128", "batch size 256", "batch size 512"]
+
+
+def test_fig5_figure_content(fig5_report):
+    """The paper's figure: one column per batch size; train loss on top, test accuracy below, one
+    line per schedule (the mean over seeds, diverged seeds left out of it and drawn dotted)."""
+    fig = fig5_report.figures["fig5.png"]
+    assert fig._suptitle is not None and fig._suptitle.get_text() == "fig5"
+    axes = fig.axes
+    assert len(axes) == 8
+    top, bottom = axes[:4], axes[4:]
+    assert [ax.get_title() for ax in top] == BATCH_TITLES
+    assert all(ax.get_xlabel() == "epoch" for ax in axes)
+    assert top[0].get_ylabel() == "train loss" and bottom[0].get_ylabel() == "test accuracy (%)"
+    assert top[0].get_yscale() == "log"  # losses over more than a decade (1 ... 50)
+
+    loss64 = series(top[0])
+    assert loss64 == {"Static (3 seeds)": ([1, 2, 3], [1.0, 0.5, 0.25]),
+                      "DLRS (3 seeds, 1 diverged, dotted)": ([1, 2, 3], [1.0, 0.5, 0.25])}
+    ((style, diverged),) = unlabelled(top[0])
+    assert style == ":" and same(diverged, [1.0, 50.0, math.nan])
+    assert legend(top[0]) == list(loss64)
+    acc64 = series(bottom[0])
+    assert acc64 == {"Static (3 seeds)": ([1, 2, 3], [80.0, 93.0, 92.0]),  # mean of (80, acc + 1, acc)
+                     "DLRS (3 seeds, 1 diverged, dotted)": ([1, 2, 3], [80.0, 85.0, 95.5])}  # seeds 50, 51
+    assert unlabelled(bottom[0]) == [(":", [60.0, 10.0, 10.0])]
+
+    acc128 = series(bottom[1])
+    assert acc128["Static"] == ([1, 2, 3], [70.0, 80.0, 80.0])
+    assert [ln.get_linestyle() for ln in bottom[1].get_lines()] == ["-", ":", ":"]  # both DLRS seeds diverged
+    assert "DLRS (2 seeds, diverged)" in acc128
+    assert series(bottom[3]) == {"DLRS": ([1, 2], [40.0, 55.0])}  # the running run, as far as it got
+
+
+def test_fig5_learning_rate_figure_content(fig5_report):
+    fig = fig5_report.figures["fig5_lr.png"]
+    assert fig._suptitle.get_text() == "fig5: learning rate used in each epoch"
+    assert [ax.get_title() for ax in fig.axes] == BATCH_TITLES
+    assert fig.axes[0].get_ylabel() == "learning rate"
+    lr64 = series(fig.axes[0])
+    assert lr64["Static (3 seeds)"] == ([1, 2, 3], [0.01, 0.01, 0.01])
+    assert lr64["DLRS (3 seeds, 1 diverged, dotted)"] == ([1, 2, 3], [0.01, 0.02, 0.03])
+    assert all(legend(ax) for ax in fig.axes), "every panel names its schedules"
 
 
 def test_table1_beside_paper(tmp_path: Path):
@@ -193,7 +290,7 @@ def test_table1_beside_paper(tmp_path: Path):
     assert all(p.stat().st_size > 0 for p in paths) and len(paths) == 6
 
 
-def test_fig2_from_fake_runs(tmp_path: Path):
+def test_fig2_from_fake_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     runs = tmp_path / "runs"
     for f in (250.0, 500.0):
         for sched, err in (("static", 0.2), ("dlrs", 0.004)):
@@ -203,7 +300,24 @@ def test_fig2_from_fake_runs(tmp_path: Path):
                                batch_size=1000, frequency=f, status=status,
                                losses=(10.0, 1.0, NAN if status == "diverged" else 0.1),
                                metric_values=(0.9, 0.5, err * (1 + (seed - 50))))
+    figures = capture_figures(monkeypatch)
     paths = report.make_report("fig2", runs, tmp_path / "out")
+    fig = figures["fig2.png"]
+    top, fields = fig.axes[:2], fig.axes[2:]
+    assert [ax.get_title() for ax in top] == ["f = 250 Hz", "f = 500 Hz"]
+    assert top[0].get_ylabel() == "train loss" and fields[0].get_ylabel() == "p(x)"
+    assert all(ax.get_xlabel() == "x" for ax in fields)
+    assert series(top[1])["DLRS (2 seeds)"] == ([1, 2, 3], [10.0, 1.0, 0.1])
+    x = [i / 10 for i in range(11)]
+    field250 = series(fields[0])
+    assert field250["exact"] == (x, [1 - 2 * v for v in x])
+    assert sorted(field250) == ["DLRS s50: rel. err 4.00e-03", "DLRS s51: rel. err 8.00e-03",
+                                "Static s50: rel. err 2.00e-01", "Static s51: rel. err 4.00e-01", "exact"]
+    assert field250["DLRS s50: rel. err 4.00e-03"][1] == pytest.approx([1 - 2 * v + 0.01 for v in x])
+    assert {"Static s50: diverged", "Static s51: diverged"} <= set(series(fields[1]))
+    assert legend(fields[0]) == list(field250)
+    lr = figures["fig2_lr.png"].axes
+    assert series(lr[0])["DLRS (2 seeds)"] == ([1, 2, 3], [0.01, 0.02, 0.03])
     table = pd.read_csv(tmp_path / "out" / "tables" / "fig2.csv")
     assert list(zip(table.frequency, table.schedule)) == [(250, "static"), (250, "dlrs"), (500, "static"),
                                                           (500, "dlrs")]
@@ -250,7 +364,7 @@ def test_cli(tmp_path: Path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_fig2_from_a_real_pinn_run(tmp_path: Path):
+def test_fig2_from_a_real_pinn_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from hydra import compose, initialize_config_dir
 
     from experiments.trainer import train
@@ -260,8 +374,20 @@ def test_fig2_from_a_real_pinn_run(tmp_path: Path):
                  "trainer.progress=none", "trainer.device=cpu"]
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
+    figures = capture_figures(monkeypatch)
     summary = train(cfg)
+    # the run's own curves.png: train loss, rate and error against epoch, the values of metrics.csv
+    rows = pd.read_csv(next((tmp_path / "runs").glob("*/*/metrics.csv")))
+    curves = figures["curves.png"].axes
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in curves] == [
+        ("epoch", "train_loss"), ("epoch", "lr"), ("epoch", "rel_error")]
+    for ax, column in zip(curves, ("train_loss", "lr", "rel_error")):
+        ((x, y),) = [(np.asarray(ln.get_xdata(), float).tolist(), np.asarray(ln.get_ydata(), float).tolist())
+                     for ln in ax.get_lines()]
+        assert x == [1.0, 2.0, 3.0] and y == rows[column].tolist()
     paths = report.make_report("fig2", tmp_path / "runs", tmp_path / "out")
+    assert {"fig2.png", "fig2_lr.png"} <= set(figures)
+    assert series(figures["fig2.png"].axes[0])["DLRS"] == ([1, 2, 3], rows["train_loss"].tolist())
     table = pd.read_csv(tmp_path / "out" / "tables" / "fig2.csv")
     assert len(table) == 1 and table.status[0] == "completed"
     assert table.final_rel_error_mean[0] == pytest.approx(summary["final"]["rel_error"])
