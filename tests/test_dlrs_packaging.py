@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import dlrs
+from conftest import scaled
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "CHANGELOG.md", "MANIFEST.in", "dlrs")
@@ -31,7 +32,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
         copy(ROOT / name, src / name, **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}))
     # --no-isolation: the test venv's setuptools (>= 77, from the test extra), no download
     proc = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp / "dist"), str(src)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=scaled(240))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not re.search(r"deprecat", proc.stdout + proc.stderr, re.I), proc.stdout + proc.stderr
     return tmp / "dist"
@@ -66,7 +67,7 @@ def test_readme_warmup_example_runs_from_the_wheel(dist: Path, tmp_path: Path) -
     (wheel,) = dist.glob("dlrs_repro-*.whl")
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site),
-                    str(wheel)], check=True)
+                    str(wheel)], check=True, timeout=scaled(120))
     (block,) = [b for b in re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
                 if "SequentialLR" in b]
     check = ("import sys, dlrs\n"
@@ -74,6 +75,7 @@ def test_readme_warmup_example_runs_from_the_wheel(dist: Path, tmp_path: Path) -
              "assert not any(m.startswith(('lightning', 'pytorch_lightning')) for m in sys.modules)\n")
     # the wheel's dlrs first on the path, and not the checkout (cwd is elsewhere)
     proc = subprocess.run([sys.executable, "-c", check + block], cwd=tmp_path, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+                          env={"PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+                          timeout=scaled(120))
     assert proc.returncode == 0, proc.stderr
     assert len(re.findall(r"^\d+ \[", proc.stdout, re.M)) == 6
