@@ -334,7 +334,7 @@ def test_fig2_from_fake_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert dlrs.final_rel_error_std == pytest.approx(0.004 / 2**0.5)
     assert dlrs.total_time_s_mean == pytest.approx(6.0)
     md = (tmp_path / "out" / "tables" / "fig2.md").read_text()
-    assert "| 500            | Static   | diverged" in md
+    assert "| 500            | Static   | 2     | diverged" in md  # the table has a Seeds column
     assert {p.name for p in paths} == {"fig2.csv", "fig2.md", "fig2.png", "fig2.pdf", "fig2_lr.png", "fig2_lr.pdf"}
 
 
