@@ -27,7 +27,7 @@ class Case(NamedTuple):
 
 CASES = [
     # unknown names list the valid ones
-    Case("unknown-task", ["task=imagenet"], ["task=imagenet is not known", "cifar10, helmholtz, mnist"]),
+    Case("unknown-task", ["task=imagenet"], ["task=imagenet is not known", "cifar10, fashion_mnist, helmholtz, mnist"]),
     Case("unknown-model", ["model=resnet50"], ["model=resnet50 is not known", "pinn_mlp", "resnet18", "simple_dla"]),
     Case("unknown-schedule", ["schedule=onecycle"], ["schedule=onecycle is not known", "adacomp, cosine, dlrs"]),
     Case("unknown-optimizer", ["optimizer=rmsprop"], ["optimizer=rmsprop is not known", "adam, sgd"]),

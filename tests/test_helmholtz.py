@@ -136,7 +136,11 @@ def test_train_batches_are_deterministic_and_sharded():
     a, b = list(task.train_batches(3)), list(make_task(n_points=203, batch_size=50).train_batches(3))
     assert [t.shape for t in a] == [(50, 1)] * 4 + [(3, 1)]
     assert all(torch.equal(u, v) for u, v in zip(a, b))
-    assert not torch.equal(torch.cat(a), torch.cat(list(task.train_batches(4))))
+    # task.shuffle=false (the default, the authors' code): the same batches every epoch; true: a new order
+    assert torch.equal(torch.cat(a), torch.cat(list(task.train_batches(4))))
+    shuffled = make_task(n_points=203, batch_size=50, shuffle=True)
+    assert not torch.equal(torch.cat(list(shuffled.train_batches(3))), torch.cat(list(shuffled.train_batches(4))))
+    assert torch.equal(torch.cat(list(shuffled.train_batches(3))).sort(0).values, shuffled.points.sort(0).values)
     assert torch.equal(torch.cat(a).sort(0).values, task.points.sort(0).values)  # a permutation
     shards = [torch.cat(list(make_task(rank=r, world_size=2, n_points=203, batch_size=50).train_batches(0)))
               for r in range(2)]
