@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -51,6 +52,25 @@ CLI_TIMEOUT = 240.0  # base seconds for one command-line run of the tiny configs
 def scaled(seconds: float) -> float:
     """A timeout of ``seconds`` on this machine: the one place where every test timeout comes from."""
     return seconds * TIMEOUT_SCALE
+
+
+def run_group(argv: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run(argv, capture_output=True, text=True)`` with ``timeout`` in base seconds, for
+    commands that start processes of their own (torchrun's ranks, joblib's workers): the command runs
+    in a session of its own, and a timeout (or a pytest-timeout backstop) kills that whole group, so
+    no worker is left behind."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                          **kwargs) as proc:
+        try:
+            out, err = proc.communicate(timeout=scaled(timeout))
+        except BaseException:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=scaled(30))
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.02,
@@ -106,8 +126,7 @@ def run_cli(args: list[str], cwd: Path, env: Optional[dict[str, str]] = None, ti
             timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess:
     """Run the command line to the end; stdout and stderr are captured as text.
     ``timeout`` is in base seconds (scaled here)."""
-    return subprocess.run(cli_command(args, tiny), cwd=cwd, env=cli_env(env), capture_output=True, text=True,
-                          timeout=scaled(timeout))
+    return run_group(cli_command(args, tiny), timeout, cwd=cwd, env=cli_env(env))
 
 
 def start_cli(args: list[str], cwd: Path, log: Path, tiny: bool = True, env: Optional[dict[str, str]] = None,

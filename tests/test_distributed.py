@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from conftest import CLI_TIMEOUT, scaled
+from conftest import CLI_TIMEOUT, run_group
 from experiments.run import CONFIG_DIR
 from experiments.tasks.base import TaskContext
 from experiments.tasks.helmholtz import Helmholtz
@@ -51,10 +50,10 @@ def ddp_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
                                                             "MASTER_PORT")}
     env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(
+    proc = run_group(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "experiments.run", *TINY, "task.batch_size=50", f"paths.runs={runs}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=scaled(CLI_TIMEOUT))
+        CLI_TIMEOUT, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run_dir = _run_dir(runs)
     return SimpleNamespace(proc=proc, run_dir=run_dir, summary=json.loads((run_dir / "summary.json").read_text()))

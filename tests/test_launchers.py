@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import CLI_TIMEOUT, scaled
+from conftest import CLI_TIMEOUT, run_group
 from experiments.run import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,8 +33,7 @@ def _run_cli(args: list[str], path_prefix: str | None = None) -> subprocess.Comp
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     if path_prefix:
         env["PATH"] = f"{path_prefix}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run([sys.executable, "-m", "experiments.run", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=scaled(CLI_TIMEOUT))
+    return run_group([sys.executable, "-m", "experiments.run", *args], CLI_TIMEOUT, cwd=ROOT, env=env)
 
 
 def test_local_parallel_preset_extends_joblib() -> None:

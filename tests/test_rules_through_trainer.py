@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +19,7 @@ from typing import Sequence
 import pytest
 import torch
 
-from conftest import CLI_TIMEOUT, REPO, cli_env, compose_config, one_run_dir, read_metrics, scaled
+from conftest import CLI_TIMEOUT, REPO, cli_env, compose_config, one_run_dir, read_metrics, run_group
 from dlrs import adacomp_lr, dlrs_decision
 from experiments.fixtures import write_mnist
 from experiments.io import load_checkpoint
@@ -152,10 +151,10 @@ def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SimpleNames
     """Both schedules trained by one torchrun job of two CPU ranks (tests/ddp_probe.py)."""
     out = tmp_path_factory.mktemp("two_ranks")
     configs = [[*DDP_BASE, *extra, f"paths.runs={out / name}"] for name, extra in DDP_RUNS.items()]
-    proc = subprocess.run(
+    proc = run_group(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          str(REPO / "tests" / "ddp_probe.py"), str(out), json.dumps(configs)],
-        cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=scaled(CLI_TIMEOUT))
+        CLI_TIMEOUT, cwd=REPO, env=cli_env())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     runs = {}
     for i, (name, extra) in enumerate(DDP_RUNS.items()):
