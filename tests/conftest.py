@@ -46,7 +46,7 @@ def _timeout_scale() -> float:
 
 
 TIMEOUT_SCALE = _timeout_scale()
-CLI_TIMEOUT = 240.0  # base seconds for one command-line run of the tiny configs (a few seconds when idle)
+CLI_TIMEOUT = 400.0  # base seconds for one command-line run of the tiny configs (seconds when idle, minutes when busy)
 
 
 def scaled(seconds: float) -> float:

@@ -37,7 +37,7 @@ def test_notebook_runs_on_fixture_results(tmp_path: Path, monkeypatch):
     # which interpreter the kernel runs: it must be this venv's, with the project importable
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print('PREFIX=' + sys.prefix)"))
     monkeypatch.setenv("DLRS_RESULTS", str(results))
-    NotebookClient(nb, kernel_name="python3", timeout=int(scaled(60)), startup_timeout=int(scaled(60)),
+    NotebookClient(nb, kernel_name="python3", timeout=int(scaled(60)), startup_timeout=int(scaled(120)),
                    resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
 
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
@@ -55,7 +55,7 @@ def test_notebook_without_results_explains(tmp_path: Path, monkeypatch):
     """An empty results folder prints what to do instead of failing."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     monkeypatch.setenv("DLRS_RESULTS", str(tmp_path))
-    NotebookClient(nb, kernel_name="python3", timeout=int(scaled(60)), startup_timeout=int(scaled(60)),
+    NotebookClient(nb, kernel_name="python3", timeout=int(scaled(60)), startup_timeout=int(scaled(120)),
                    resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]

@@ -29,7 +29,8 @@ import pytest
 import torch
 
 import experiments.io
-from conftest import REPO, compose_config, one_run_dir, read_metrics, run_cli, scaled, start_cli, wait_until
+from conftest import (CLI_TIMEOUT, REPO, compose_config, one_run_dir, read_metrics, run_cli, scaled, start_cli,
+                      wait_until)
 from experiments.errors import UserError
 from experiments.io import load_checkpoint, write_json_atomic
 from experiments.tasks.helmholtz import Helmholtz
@@ -270,7 +271,7 @@ def start(tmp_path: Path):
 
 
 def _paused(proc: subprocess.Popen, pause_file: Path, log: Path) -> None:
-    wait_until(pause_file.exists, timeout=240, what=f"the pause ({pause_file.name})", alive=proc, log=log)
+    wait_until(pause_file.exists, timeout=CLI_TIMEOUT, what=f"the pause ({pause_file.name})", alive=proc, log=log)
 
 
 def _stop(proc: subprocess.Popen, signum: int, log: Path) -> str:
