@@ -71,7 +71,8 @@ def test_training_on_learnable_images_lowers_the_loss(tmp_path: Path) -> None:
     """Not only that it runs: five epochs of the fig5 preset (small CNN) on images whose class can
     be learnt bring the training loss well below its start and below chance, and the accuracy above chance."""
     _write_learnable_mnist(tmp_path / "data", n_train=64, n_test=32)
-    cfg = compose_config(["+experiment=fig5", "+scale=smoke", "model=mnist_cnn", "schedule=static", "optimizer.lr=0.001",
+    cfg = compose_config(["+experiment=fig5", "+scale=smoke", "model=mnist_cnn", "schedule=static",
+                          "optimizer.lr=0.001",
                           "trainer.epochs=5", "task.subset=64", "task.batch_size=16", "task.test_subset=32",
                           "task.test_batch_size=32", f"paths.data={tmp_path / 'data'}",
                           f"paths.runs={tmp_path / 'runs'}", "task.download=false", "trainer.device=cpu"], tiny=False)
