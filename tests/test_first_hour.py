@@ -291,7 +291,7 @@ def test_a_sweep_over_two_tasks_into_one_folder(tmp_path: Path) -> None:
     write_mnist(tmp_path / "data", n_train=16, n_test=8)
     proc = run_cli(["-m", "experiment_name=mix", "task=helmholtz,mnist", "+scale=smoke", "trainer.epochs=1",
                     "task.subset=16", "task.test_subset=8", "task.batch_size=8", f"paths.data={tmp_path / 'data'}",
-                    "task.download=false", "paths.results=results", "trainer.device=cpu"], cwd=tmp_path, tiny=False,
+                    "paths.results=results", "trainer.device=cpu"], cwd=tmp_path, tiny=False,
                    timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     runs = tmp_path / "results" / "runs"
