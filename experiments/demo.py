@@ -152,7 +152,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     figure = report.plot_comparison(
         runs, curves, runs_dir / EXPERIMENT / "comparison.png",
         f"Helmholtz PINN, f = {args.frequency:g} Hz, {args.epochs} epochs, seed {args.seed}: "
-        "constant rate vs DLRS (same points, same initial weights)")
+        "Static (constant rate) vs DLRS, same points and initial weights")
     print()
     for line in comparison_lines(runs):
         print(line)
@@ -162,7 +162,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for run_dir in runs["run_dir"]:
         print(f"run:    {run_dir}")
     print(f"figure: {figure}   (wall time {time.monotonic() - started:.0f} s)")
-    print(f"the full-length comparison (10 000 epochs, 1000 and 2000 Hz): {FULL_FIGURE}; all five frequencies: make fig2")
+    print(f"the full-length comparison (10 000 epochs at 1000 and 2000 Hz, made with reshuffled batches): {FULL_FIGURE}; "
+          "all five frequencies: make fig2")
     return 0
 
 

@@ -31,7 +31,7 @@ from .naming import name_with_settings
 GROUPS = ("task", "model", "schedule", "optimizer", "trainer", "experiment", "scale")
 # settings that had a second name before: each is now set in one place only
 RENAMED = {"task.lr": ("the learning rate", "optimizer.lr"), "task.epochs": ("the run length", "trainer.epochs"),
-           "task.data_root": ("the dataset folder", "paths.data")}
+           "task.data_root": ("the dataset folder", "paths.data"), "model.lr": ("the learning rate", "optimizer.lr")}
 _GROUP_OVERRIDE = re.compile(r"^[+~]{0,2}(?P<group>" + "|".join(GROUPS) + r")=(?P<value>.*)$")
 log = logging.getLogger("experiments")
 

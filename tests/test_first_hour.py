@@ -51,15 +51,24 @@ def one_thread():
 
 # ---- 2. one name per setting ------------------------------------------------------------------
 @pytest.mark.parametrize(("task", "lr", "epochs"), [("helmholtz", 0.005, 1500), ("mnist", 0.01, 10),
-                                                    ("cifar10", 0.005, 100)])
+                                                    ("fashion_mnist", 0.01, 10), ("cifar10", 0.005, 100)])
 def test_the_task_sets_rate_and_length_in_their_one_place(task: str, lr: float, epochs: int) -> None:
     cfg = _compose([f"task={task}"])
     assert (cfg.optimizer.lr, cfg.trainer.epochs) == (lr, epochs)
     assert not {"lr", "epochs", "data_root"} & set(cfg.task), "a second name for the same setting"
+    assert "lr" not in cfg.model
     assert _compose([f"task={task}", "optimizer=sgd"]).optimizer.lr == lr  # another optimizer keeps the rate
     assert _compose([f"task={task}", "schedule=adacomp"]).optimizer.lr == lr  # adacomp picks sgd, same rate
     explicit = _compose([f"task={task}", "optimizer.lr=0.123", "trainer.epochs=7", "optimizer=sgd"])
     assert (explicit.optimizer.lr, explicit.trainer.epochs) == (0.123, 7)  # the command line wins
+
+
+def test_a_model_with_its_own_rate_sets_it_in_the_same_place() -> None:
+    for task in ("mnist", "fashion_mnist"):
+        cfg = _compose([f"task={task}", "model=mnist_cnn"])
+        assert cfg.optimizer.lr == 1e-3 and "lr" not in cfg.model
+        assert _compose([f"task={task}", "model=mnist_cnn", "optimizer.lr=0.02"]).optimizer.lr == 0.02
+    assert _compose(["task=mnist", "model=mnist_cnn", "schedule=adacomp"]).optimizer.lr == 1e-3
 
 
 def test_presets_set_the_length_and_sweeps_the_rate() -> None:
@@ -67,11 +76,12 @@ def test_presets_set_the_length_and_sweeps_the_rate() -> None:
     assert _compose(["+experiment=fig2", "trainer.epochs=50"]).trainer.epochs == 50
     mnist = _compose(["+experiment=lr_sensitivity_mnist", "optimizer.lr=0.05"])
     assert (mnist.task.name, mnist.optimizer.lr, mnist.trainer.epochs) == ("mnist", 0.05, 10)
+    assert _compose(["+experiment=lr_sensitivity_mnist"]).optimizer.lr == 1e-3
     assert _compose(["+experiment=fig9", "schedule=adacomp"]).optimizer.lr == 0.01
 
 
 @pytest.mark.parametrize(("old", "new"), [("task.lr=0.1", "optimizer.lr=..."), ("task.epochs=5", "trainer.epochs=..."),
-                                          ("task.data_root=/x", "paths.data=...")])
+                                          ("task.data_root=/x", "paths.data=..."), ("model.lr=0.1", "optimizer.lr=...")])
 def test_old_names_point_to_the_one_name(old: str, new: str, capsys) -> None:
     with pytest.raises(SystemExit) as stop:
         check_single_run(["task=mnist", old])
@@ -120,7 +130,7 @@ def test_every_key_named_in_docs_and_messages_exists() -> None:
     unknown = sorted((where, key) for where, key in named if key not in keys)
     assert not unknown, f"settings named but not in the config: {unknown}"
     for where, text in sources.items():
-        for old in ("task.lr=", "task.epochs=", "task.data_root="):  # now optimizer.lr, trainer.epochs, paths.data
+        for old in ("task.lr=", "task.epochs=", "task.data_root=", "model.lr="):  # one name each now
             if where.name != "run.py":  # run.py names the old keys to point to the new ones
                 assert old not in text, f"{where} still names {old}"
         # paths.runs is derived from paths.results, which is the documented one
@@ -163,7 +173,7 @@ def test_execution_only_settings_match_the_trainer() -> None:
     from experiments.trainer import EXECUTION_ONLY as TRAINER
 
     trainer_keys = {f"{s}.{k}" for s, keys in TRAINER.items() if keys for k in keys}
-    legacy = {"task.data_root", "task.lr", "task.epochs"}  # only in older runs' configs
+    legacy = {"task.data_root", "task.lr", "task.epochs", "model.lr"}  # only in older runs' configs
     assert trainer_keys - legacy == set(EXECUTION_ONLY)
 
 
@@ -192,6 +202,7 @@ def test_identity_of_runs_written_before_the_renaming() -> None:
     cfg = _compose(["task=mnist"])
     old = OmegaConf.to_container(cfg, resolve=True)
     old["task"].update(lr=old["optimizer"]["lr"], epochs=old["trainer"]["epochs"], data_root="data")
+    old["model"]["lr"] = 1e-3  # main before issue 15: the MNIST CNN's rate was model.lr
     assert run_identity(OmegaConf.create(old)) == run_identity(cfg)
 
 
