@@ -54,6 +54,7 @@ smoke: $(STAMP) $(SMOKE)/data/.fixtures ## one-minute end-to-end check of the im
 	$(BIN)/python scripts/make_report.py smoke --runs $(SMOKE)/runs
 
 # Jupyter is not part of `make setup`: the `notebook` extra is installed on first use.
+# NOTEBOOK_ARGS go to `jupyter notebook`, e.g. NOTEBOOK_ARGS="--no-browser --port 8889".
 NOTEBOOK_STAMP := $(VENV)/.notebook
 $(NOTEBOOK_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/pip install -q -e ".[notebook]"

@@ -159,7 +159,7 @@ def test_names_hold_every_setting_from_the_command_line() -> None:
         "helmholtz-f2000_pinn_mlp_static_adam-lr0.01_s7"
     assert _name(["+experiment=fig2", "paths.results=/tmp/r", "paths.data=/d", "trainer.device=cpu",
                   "trainer.progress=log", "trainer.checkpoint_every=5", "trainer.force=true"]) == f"{BASE}_s50"
-    assert _name(["task=mnist", "model=mnist_cnn", "task.batch_size=128"]) == "mnist-bs128_mnist_cnn_dlrs_adam-lr0.01_s50"
+    assert _name(["task=mnist", "model=mnist_cnn", "task.batch_size=128"]) == "mnist-bs128_mnist_cnn_dlrs_adam-lr0.001_s50"
     # the same leaf in two sections keeps its section; long values become a short hash
     assert _name(["schedule.min_lr=1e-4"]) == f"{BASE}_schedule.min_lr1e-4_s50"
     long = _name(["schedule=replay", "schedule.metrics_csv=results/runs/default/some-long-run-name/metrics.csv"])
