@@ -1,5 +1,5 @@
 # One environment (.venv), one test command, one target per paper figure/table.
-# `make help` lists the targets.
+# `make help` (or plain `make`) lists the targets.
 
 PYTHON     ?= python3
 VENV       ?= .venv
@@ -9,8 +9,8 @@ BIN        := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP      := $(VENV)/.installed
 
-.PHONY: help setup test run data
-help:
+.PHONY: help setup test run data smoke notebook
+help: ## list the targets (this text)
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
 setup: $(STAMP) ## create .venv and install the project with its test tools
@@ -44,8 +44,30 @@ test: $(STAMP) ## run the test suite (log in outputs/pytest.log, pytest's exit c
 	@set -o pipefail; $(BIN)/python -m pytest $(PYTEST_ARGS) 2>&1 | tee "$(TEST_LOG)"; code=$$?; \
 	echo "pytest exit code: $$code" | tee -a "$(TEST_LOG)"; exit $$code
 
-run: $(STAMP) ## the default job: one Helmholtz PINN run with DLRS (CPU, ~2 min)
-	$(BIN)/python -m experiments.run
+# The first-hour demo: the constant rate and DLRS on the same seed and collocation points, side by
+# side (two processes, one thread each), then one comparison figure beside the runs.
+DEMO_EPOCHS ?= 1500
+run: $(STAMP) ## demo: Helmholtz PINN, constant rate vs DLRS side by side, one comparison figure (CPU, ~3 min, no download)
+	$(BIN)/python -m experiments.demo --epochs $(DEMO_EPOCHS)
+
+# One minute, no download: MNIST (CNN, constant rate and DLRS) and CIFAR-10 (ResNet-18, DLRS) on
+# fixture files written in the real formats, two epochs each, then their reports (one per task).
+SMOKE := results/smoke
+smoke: $(STAMP) $(SMOKE)/data/.fixtures ## one-minute end-to-end check of the image pipeline on fixture data (no download)
+	$(BIN)/python -m experiments.run -m experiment_name=smoke task=mnist model=mnist_cnn schedule=static,dlrs \
+		+scale=smoke paths.results=$(SMOKE) paths.data=$(SMOKE)/data trainer.progress=log
+	$(BIN)/python -m experiments.run experiment_name=smoke task=cifar10 model=resnet18 schedule=dlrs \
+		+scale=smoke task.subset=64 task.test_subset=64 paths.results=$(SMOKE) paths.data=$(SMOKE)/data trainer.progress=log
+	$(BIN)/python scripts/make_report.py smoke --runs $(SMOKE)/runs
+
+# Jupyter is not part of `make setup`: the `notebook` extra is installed on first use.
+# NOTEBOOK_ARGS go to `jupyter notebook`, e.g. NOTEBOOK_ARGS="--no-browser --port 8889".
+NOTEBOOK_STAMP := $(VENV)/.notebook
+$(NOTEBOOK_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e ".[notebook]"
+	touch $@
+notebook: $(NOTEBOOK_STAMP) ## open notebooks/inspect_results.ipynb in Jupyter (installs the `notebook` extra first)
+	$(BIN)/jupyter notebook $(NOTEBOOK_ARGS) notebooks/inspect_results.ipynb
 
 # ---- the paper's figures and tables ---------------------------------------------------------
 # REPRO_SCALE=full (default): the paper's protocol. REPRO_SCALE=smoke: the same presets on tiny
@@ -118,6 +140,7 @@ reproduce-all: fig2 fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity dlrs-abl
 report: $(STAMP) ## redraw every figure and table from whatever runs exist
 	$(REPORT) all
 
-$(RESULTS)/data/.fixtures: $(STAMP)
-	$(BIN)/python -m experiments.fixtures --root $(RESULTS)/data
+# fixture data for REPRO_SCALE=smoke and `make smoke`
+%/data/.fixtures: $(STAMP)
+	$(BIN)/python -m experiments.fixtures --root $*/data
 	touch $@

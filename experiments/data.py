@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,26 +89,59 @@ def _one_line(err: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _entries(path: Path) -> set[Path]:
+    """Every file and folder under ``path`` (itself included), or nothing if it does not exist."""
+    if not path.exists():
+        return set()
+    return {path, *path.rglob("*")} if path.is_dir() else {path}
+
+
+@contextlib.contextmanager
+def _as_found_on_failure(root: Path, spec: DatasetSpec) -> Iterator[None]:
+    """Undo what a failed download wrote: files and folders that were not there before (torchvision
+    creates e.g. MNIST/raw/ and partial archives before it fails). What was there is left alone."""
+    missing_top = next((p for p in reversed([root, *root.parents]) if not p.exists()), None)
+    top = root / Path(spec.folder).parts[0]
+    before = _entries(top) | ({*root.iterdir()} if root.is_dir() else set())  # archives land in root
+    try:
+        yield
+    except BaseException:
+        if missing_top is not None:  # all of it is new, from the first folder that did not exist
+            shutil.rmtree(missing_top, ignore_errors=True)
+        else:
+            new = (_entries(top) | ({*root.iterdir()} if root.is_dir() else set())) - before
+            for path in sorted(new, key=lambda p: len(p.parts), reverse=True):  # deepest first
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        raise
+
+
 def open_dataset(dataset: str, root: str | Path, train: bool, download: bool, transform: Any = None) -> Any:
-    """The torchvision dataset object for a split; DataMissingError (one line) if its files are absent."""
+    """The torchvision dataset object for a split; DataMissingError (one line) if its files are absent.
+
+    A failed lookup leaves the file system as it found it: no empty ``MNIST/raw`` folders behind.
+    """
     spec = _spec(dataset)
     folder = Path(root) / spec.folder
     cls = _torchvision_class(dataset)
     missing = [f for f in spec.files if not (folder / f).is_file()]
     reason = ""
-    if missing and download:
-        if sys.stdout.isatty():  # feedback for a person waiting; logs keep just the outcome
-            print(f"downloading {spec.title} into {root} ...", flush=True)
-        try:  # torchvision prints progress and per-mirror failures; only our line may reach the user
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                cls(str(root), train=train, download=True)
-        except Exception as err:  # no network, a mirror down, a bad checksum, ...
-            reason = f" (download failed: {_one_line(err)})"
-        missing = [f for f in spec.files if not (folder / f).is_file()]
-    if missing:
-        raise DataMissingError(
-            f"{spec.title} not found{reason}: expected {', '.join(missing)} under {folder} "
-            "(set task.data_root=..., or run once with network access and task.download=true)")
+    with _as_found_on_failure(Path(root).absolute(), spec):
+        if missing and download:
+            if sys.stdout.isatty():  # feedback for a person waiting; logs keep just the outcome
+                print(f"downloading {spec.title} into {root} ...", flush=True)
+            try:  # torchvision prints progress and per-mirror failures; only our line may reach the user
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    cls(str(root), train=train, download=True)
+            except Exception as err:  # no network, a mirror down, a bad checksum, ...
+                reason = f" (download failed: {_one_line(err)})"
+            missing = [f for f in spec.files if not (folder / f).is_file()]
+        if missing:
+            raise DataMissingError(
+                f"{spec.title} not found{reason}: expected {', '.join(missing)} under {folder} "
+                "(set paths.data=..., or run once with network access and task.download=true)")
     try:
         return cls(str(root), train=train, download=False, transform=transform)
     except Exception as err:  # truncated or foreign files

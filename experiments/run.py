@@ -26,8 +26,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config_check import CONFIG_DIR, check_config, group_options
 from .errors import UserError
+from .naming import name_with_settings
 
 GROUPS = ("task", "model", "schedule", "optimizer", "trainer", "experiment", "scale")
+# settings that had a second name before: each is now set in one place only
+RENAMED = {"task.lr": ("the learning rate", "optimizer.lr"), "task.epochs": ("the run length", "trainer.epochs"),
+           "task.data_root": ("the dataset folder", "paths.data"), "model.lr": ("the learning rate", "optimizer.lr")}
 _GROUP_OVERRIDE = re.compile(r"^[+~]{0,2}(?P<group>" + "|".join(GROUPS) + r")=(?P<value>.*)$")
 log = logging.getLogger("experiments")
 
@@ -71,6 +75,9 @@ def _composition_message(e: Exception, args: list[str]) -> str:
     unknown = re.match(r"Could not override '(?P<key>[^']+)'", lines[0])
     if unknown and "not in struct" in str(e.__cause__):
         key = unknown["key"]
+        if key in RENAMED:
+            what, name = RENAMED[key]
+            return f"{key} is not a setting; {what} is set with {name}=..."
         section = key.rpartition(".")[0]
         try:  # the keys that do exist there, from the config without the bad override
             rest = [a for a in args if a.lstrip("+~").split("=")[0] != key]
@@ -147,6 +154,8 @@ def _job(cfg: DictConfig) -> None:
     from .trainer import Interrupted, train  # imported here: a typo on the command line fails fast
 
     sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
+    # every setting given on the command line or by the sweep goes into the run's name
+    cfg.run_name = name_with_settings(cfg, HydraConfig.get().overrides.task)
     try:
         summary = train(cfg)
     except UserError as e:

@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 # resumed or skipped even if these differ.
 EXECUTION_ONLY = {"trainer": ("resume", "force", "device", "progress", "checkpoint_every", "cudnn_benchmark",
                              "tensorboard"),
-                  "task": ("data_root", "download", "num_workers"),  # where the data is, not what it is
+                  "task": ("download", "num_workers",  # where the data comes from, not what it is
+                           "data_root", "lr", "epochs"),  # in older runs' configs: now paths.data, optimizer.lr, trainer.epochs
+                  "model": ("lr",),  # in older runs' configs: now optimizer.lr (configs/model_rate/)
                   "paths": None, "run_dir": None}
 FINISHED = ("completed", "diverged")
 METRICS_WRITE_INTERVAL_S = 2.0  # rewrite metrics.csv at most this often (and at every checkpoint)
@@ -157,7 +159,7 @@ class Trainer:
             differing = sorted(_diff_keys(stored, self.identity))
             raise UserError(
                 f"{self.run_dir} holds a run with a different config (differs in: {', '.join(differing[:5])}); "
-                "rerun with trainer.force=true to overwrite it, or set paths.runs=... elsewhere")
+                "rerun with trainer.force=true to overwrite it, or set paths.results=... to keep both")
         status = read_json(summary_file).get("status") if summary_file.exists() else None
         if status in FINISHED:
             return "skip"
@@ -177,7 +179,8 @@ class Trainer:
 
         torch.backends.cudnn.benchmark = bool(cfg.trainer.cudnn_benchmark)
         seed_everything(cfg.trainer.seed)
-        ctx = TaskContext(self.device, cfg.trainer.seed, env.rank, env.world_size, bool(cfg.trainer.channels_last))
+        ctx = TaskContext(self.device, cfg.trainer.seed, env.rank, env.world_size, bool(cfg.trainer.channels_last),
+                          data_root=str(cfg.paths.data))
         if env.enabled and not env.is_main:
             dist.barrier()  # let rank 0 download the data alone (torchrun stops us if it fails)
         self.task = task = build_task(cfg.task, ctx)  # loads data: fails before anything is written

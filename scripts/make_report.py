@@ -3,9 +3,13 @@
     python scripts/make_report.py {fig2,fig5,fig8,table1,fig9,all} [--runs results/runs] [--out results]
 
 Run it from anywhere (it puts the repository root on sys.path itself). Any other experiment name
-with a folder under --runs (e.g. fig2_quick) works too; `all` reports the five paper experiments
-plus every other experiment folder found. Writes <out>/figures/ and <out>/tables/, prints the paths.
-Safe to rerun at any time, also while runs are still going.
+with a folder under --runs (e.g. fig2_quick, default, demo) works too; `all` reports the five paper
+experiments plus every other experiment folder found. The curated experiments (the presets: fig2,
+fig2_quick, fig5, ..., baselines_pinn, lr_sensitivity) go to <out>/figures/ and <out>/tables/; any
+other folder (ad-hoc runs such as `default`) gets its report beside its runs, in
+<runs>/<experiment>/report/, never in the curated <out>/. A folder with runs of several tasks or
+models is reported once per task (<experiment>-<task>). Prints the paths written. Safe to rerun at
+any time, also while runs are still going.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", help=f"{', '.join(EXPERIMENTS)}, all, or another experiment folder name")
     parser.add_argument("--runs", type=Path, default=Path("results/runs"), help="folder of run directories")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="where figures/ and tables/ go")
+    parser.add_argument("--out", type=Path, default=Path("results"),
+                        help="where the curated experiments' figures/ and tables/ go (others: beside their runs)")
     args = parser.parse_args(argv)
     try:
         if not args.runs.is_dir():

@@ -36,7 +36,7 @@ def write_fake_run(runs: Path, experiment: str, *, schedule: str, seed: int, tas
         wall += 2.0
         rows.append({"epoch": i + 1, "lr": 0.01 * (1 + i if schedule == "dlrs" else 1), "train_loss": loss,
                      "test_loss": loss * 1.1, metric: value, "dlrs_slope": -0.5 if schedule == "dlrs" else "",
-                     "dlrs_regime": "converging" if schedule == "dlrs" else "", "epoch_time_s": 2.0,
+                     "dlrs_regime": "convergent" if schedule == "dlrs" else "", "epoch_time_s": 2.0,
                      "wall_time_s": wall})
     if metrics:
         pd.DataFrame(rows).to_csv(run_dir / "metrics.csv", index=False)

@@ -1,9 +1,18 @@
 """The paper's figures and tables, redrawn from run directories (``results/runs/<experiment>/<run>/``).
 
-``make_report`` aggregates over seeds (mean ± std) and writes, under ``out_dir``,
-``figures/<experiment>[_lr].{png,pdf}`` and ``tables/<experiment>.{csv,md}``. The parts:
-``runs`` (reading run directories), ``tables``, ``figures`` and ``names`` (labels and colours).
-No torch import here: reports must be cheap to redraw while runs are still going.
+``make_report`` aggregates over seeds (mean ± std) and writes ``figures/<experiment>[_lr].{png,pdf}``
+and ``tables/<experiment>.{csv,md}``: under ``out_dir`` (``results/``) for the curated experiments
+(the presets: fig2, fig2_quick, fig5, ..., names whose first part is in ``KINDS``), and beside the
+runs, in ``<runs_dir>/<experiment>/report/``, for any other folder (``default``, ``demo``, your own
+``experiment_name``), so ad-hoc runs never overwrite the curated figures and tables.
+
+One report holds one task and one model (an architecture comparison: one task): a folder that
+holds runs of several is reported once per task (``<experiment>-<task>``, or
+``<experiment>-<task>-<model>``), with a line saying so. ``lr_sensitivity`` is the exception: its
+table has a task column and its figure a panel per task.
+
+The parts: ``runs`` (reading run directories), ``tables``, ``figures`` and ``names`` (labels and
+colours). No torch import here: reports must be cheap to redraw while runs are still going.
 """
 
 from __future__ import annotations
@@ -13,36 +22,93 @@ from typing import Optional
 
 import pandas as pd
 
-from .figures import plot_experiment
+from .figures import plot_comparison, plot_experiment
 from .names import ARCH_NAMES, EXPERIMENTS, KINDS, PAPER_TABLE1, SCHEDULES
-from .runs import FINISHED, load_curves, load_runs, read_metrics
+from .runs import FINISHED, REPORT_DIR, load_curves, load_runs, read_metrics
 from .tables import aggregate, build_table, mean_std_text, status_text, to_markdown, write_table
 
-__all__ = ["make_report", "experiment_kind", "load_runs", "load_curves", "read_metrics", "aggregate", "build_table",
-           "write_table", "plot_experiment", "mean_std_text", "status_text", "to_markdown", "EXPERIMENTS", "KINDS",
-           "PAPER_TABLE1", "ARCH_NAMES", "SCHEDULES", "FINISHED"]
+__all__ = ["make_report", "experiment_kind", "is_curated", "report_dir", "split_runs", "load_runs", "load_curves",
+           "read_metrics", "aggregate", "build_table", "write_table", "plot_experiment", "plot_comparison",
+           "mean_std_text", "status_text", "to_markdown", "EXPERIMENTS", "KINDS", "PAPER_TABLE1", "ARCH_NAMES",
+           "SCHEDULES", "FINISHED", "REPORT_DIR"]
+
+PINN_KINDS = ("pinn", "ablation")
 
 
-def experiment_kind(experiment: str, runs: Optional[pd.DataFrame] = None) -> str:
-    """'pinn', 'batch' or 'arch': from the name (fig2_quick -> fig2), else guessed from the runs."""
-    base = experiment.split("_")[0]
-    if base in KINDS:
-        return KINDS[base]
-    if runs is not None and (runs["task"] == "helmholtz").any():
+def is_curated(experiment: str) -> bool:
+    """A preset's experiment (fig2, fig2_quick, table1_baselines, ...): its report goes to results/."""
+    return experiment.split("_")[0] in KINDS
+
+
+def report_dir(experiment: str, runs_dir: Path, out_dir: Path) -> Path:
+    """Where an experiment's figures/ and tables/ go: ``out_dir`` for a curated experiment, else
+    ``<runs_dir>/<experiment>/report`` (beside the runs, never into the curated results/)."""
+    return Path(out_dir) if is_curated(experiment) else Path(runs_dir) / experiment / REPORT_DIR
+
+
+def _guess_kind(runs: pd.DataFrame) -> str:
+    if (runs["task"] == "helmholtz").any():
         return "pinn"
-    if runs is not None and runs["model"].nunique() > 1:
+    if runs["model"].nunique() > 1:
         return "arch"
     return "batch"
 
 
+def experiment_kind(experiment: str, runs: Optional[pd.DataFrame] = None) -> str:
+    """'pinn', 'ablation', 'batch', 'arch' or 'lr': from the name (fig2_quick -> fig2) where the
+    runs fit it, else guessed from the runs."""
+    kind = KINDS.get(experiment.split("_")[0])
+    if runs is None or runs.empty:
+        return kind or "batch"
+    if kind == "lr":
+        return kind
+    pinn = bool((runs["task"] == "helmholtz").all())
+    if kind is not None and (kind in PINN_KINDS) == pinn:
+        return kind
+    return _guess_kind(runs)
+
+
+def _label(value: object) -> str:
+    return "unknown" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def split_runs(experiment: str, runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(report name, runs) per task, and per model where the layout does not compare models.
+
+    One group keeps the experiment's name; several get ``<experiment>-<task>[-<model>]``.
+    """
+    if runs.empty or KINDS.get(experiment.split("_")[0]) == "lr":  # one table with a task column
+        return [(experiment, runs)]
+    groups: list[tuple[tuple[str, ...], pd.DataFrame]] = []
+    for task, by_task in runs.groupby(runs["task"].map(_label), sort=True):
+        if experiment_kind(experiment, by_task) == "arch":  # models are the columns of the table
+            groups.append(((task,), by_task))
+            continue
+        for model, by_model in by_task.groupby(by_task["model"].map(_label), sort=True):
+            groups.append(((task, model), by_model))
+    if len(groups) == 1:
+        return [(experiment, groups[0][1])]
+    with_model = len({key[0] for key, _ in groups}) < len(groups)  # a task with several models
+    return [("-".join([experiment, key[0], *(key[1:] if with_model else ())]), group) for key, group in groups]
+
+
 def make_report(experiment: str, runs_dir: Path, out_dir: Path) -> list[Path]:
-    """Tables and figures of one experiment from whatever runs exist; returns the written paths."""
+    """Tables and figures of one experiment from whatever runs exist; returns the written paths.
+
+    ``out_dir`` is used for curated experiments only (see ``report_dir``)."""
     runs = load_runs(Path(runs_dir), experiment)
     if runs.empty:
         print(f"{experiment}: no runs under {Path(runs_dir) / experiment}; nothing written "
               f"(start them with `python -m experiments.run -m +experiment={experiment}`)")
         return []
-    kind = experiment_kind(experiment, runs)
-    curves = load_curves(Path(runs_dir), experiment, runs)
-    return write_table(experiment, kind, runs, Path(out_dir)) + plot_experiment(experiment, kind, runs, curves,
-                                                                                 Path(out_dir))
+    target = report_dir(experiment, runs_dir, out_dir)
+    parts = split_runs(experiment, runs)
+    if len(parts) > 1:
+        print(f"{experiment}: its folder holds runs of {len(parts)} different tasks or models; "
+              f"reported separately as {', '.join(name for name, _ in parts)}")
+    written: list[Path] = []
+    for name, group in parts:
+        kind = experiment_kind(experiment, group)
+        curves = load_curves(Path(runs_dir), experiment, group)
+        written += write_table(name, kind, group, target) + plot_experiment(name, kind, group, curves, target)
+    return written

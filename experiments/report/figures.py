@@ -179,3 +179,34 @@ def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> l
             ax.legend(fontsize=7)
     fig.suptitle(f"{experiment}: final metric against the initial rate (mean ± std over seeds)", fontsize=10)
     return _save(fig, out_dir, experiment)
+
+
+def plot_comparison(runs: pd.DataFrame, curves: pd.DataFrame, path: Path, title: str) -> Path:
+    """Four panels comparing a few runs of one task (``make run``: the constant rate and DLRS):
+    training loss, the metric, the learning rate, and for the PINN the fields against the exact one
+    (for an image task: the test loss)."""
+    metric = next((m for m in ("rel_error", "test_acc") if m in curves.columns), "rel_error")
+    pinn = metric == "rel_error"
+    fig, axes = plt.subplots(2, 2, figsize=(10.5, 7.2), squeeze=False)
+    panels = [(axes[0][0], "train_loss", "train loss", True),
+              (axes[0][1], metric, "relative L2 error" if pinn else "test accuracy (%)", pinn),
+              (axes[1][0], "lr", "learning rate", True)]
+    if not pinn:
+        panels.append((axes[1][1], "test_loss", "test loss", True))
+    for ax, value, label, log in panels:
+        _schedule_curves(ax, curves, value, log=log)
+        ax.set(xlabel="epoch", ylabel=label)
+    if axes[0][0].lines:
+        axes[0][0].legend(fontsize=8)
+    if pinn:
+        _field_panel(axes[1][1], runs)
+        axes[1][1].set_ylabel("p(x)")
+    fig.suptitle(title, fontsize=10)
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=0.85 / width, right=1 - 0.2 / width, bottom=0.55 / height, top=1 - 0.55 / height,
+                        wspace=0.25, hspace=0.3)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -16,6 +16,7 @@ import yaml
 
 STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "failed", "incomplete")
 FINISHED = ("completed", "diverged")
+REPORT_DIR = "report"  # <experiment>/report/: the report of an ad-hoc experiment, beside its runs (not a run)
 METRIC_COLUMNS = ("train_loss", "test_loss", "rel_error", "test_acc")
 RUN_COLUMNS = ["run_name", "status", "task", "model", "schedule", "optimizer", "lr", "batch_size", "frequency",
                "seed", "epochs", "epochs_completed", "metric"]
@@ -164,7 +165,7 @@ def load_runs(runs_dir: Path, experiment: str) -> pd.DataFrame:
     exp_dir = Path(runs_dir) / experiment
     rows = []
     for run_dir in sorted(exp_dir.iterdir() if exp_dir.is_dir() else []):
-        if not run_dir.is_dir():
+        if not run_dir.is_dir() or run_dir.name == REPORT_DIR:
             continue
         try:
             row = _read_run(run_dir)

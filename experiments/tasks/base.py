@@ -14,13 +14,15 @@ from torch import nn
 
 @dataclass(frozen=True)
 class TaskContext:
-    """Where and how a task runs: device, seed, and this process's shard under DDP."""
+    """Where and how a task runs: device, seed, this process's shard under DDP, and where the
+    datasets are (the config's ``paths.data``)."""
 
     device: torch.device
     seed: int
     rank: int = 0
     world_size: int = 1
     channels_last: bool = False
+    data_root: str | None = None
 
 
 class Task(ABC):

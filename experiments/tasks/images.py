@@ -53,7 +53,9 @@ class ImageClassification(Task):
             raise UserError(f"task.in_channels must be {spec.channels} for {name}, got {self.in_channels}")
         if self.num_classes < 10:
             raise UserError(f"task.num_classes must be at least 10 for {name}, got {self.num_classes}")
-        root, download = _opt(cfg, "data_root", "data"), bool(_opt(cfg, "download", False))
+        # the config's paths.data (the trainer passes it in ctx); a hand-built task cfg may carry data_root
+        root = ctx.data_root if ctx.data_root is not None else _opt(cfg, "data_root", "data")
+        download = bool(_opt(cfg, "download", False))
         augment = bool(_opt(cfg, "augment", False))
         num_workers = int(_opt(cfg, "num_workers", 0))
         common = dict(device=ctx.device, channels_last=ctx.channels_last)

@@ -1,0 +1,119 @@
+"""Run names that never collide by accident.
+
+The readable base name comes from ``run_name`` in configs/config.yaml (task and its tag, model,
+schedule, optimizer, rate, seed). ``python -m experiments.run`` adds every other setting given on
+the command line or by a sweep, before the seed: ``trainer.epochs=50`` turns
+``helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005_s50`` into ``..._adam-lr0.005_epochs50_s50``. So a
+run with other settings gets its own directory and never meets a finished run's; overwriting one
+stays explicit (``trainer.force=true``). Settings that are already in the base name, the preset
+choice (``+experiment=``, which names the folder), where files go (``paths.*``) and settings that
+do not change what a run computes (``trainer.device``, ``trainer.progress``, ...) add nothing.
+A ``run_name=...`` given on the command line is used as it is. Torch-free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Iterable
+
+from omegaconf import DictConfig, OmegaConf
+
+# keys (or key prefixes) that never go into the name: the folder, the name itself, where files go
+OUTSIDE_NAME = ("experiment", "experiment_name", "run_name", "run_dir", "paths", "hydra")
+# the settings that change how a run executes, not what it computes (as in trainer.EXECUTION_ONLY)
+EXECUTION_ONLY = ("trainer.resume", "trainer.force", "trainer.device", "trainer.progress", "trainer.checkpoint_every",
+                  "trainer.cudnn_benchmark", "trainer.tensorboard", "task.download", "task.num_workers")
+MAX_VALUE = 24    # a longer value (a path, a list) is shown as a short hash
+MAX_SUFFIX = 96   # a longer suffix is replaced by one hash: the settings are in the run's config.yaml
+_REF = re.compile(r"\$\{(\.?[A-Za-z_][\w.]*)\}")
+
+
+def _refs(template: Any, section: str = "") -> set[str]:
+    """Config keys an interpolation string refers to (``${.x}`` relative to ``section``)."""
+    out = set()
+    for ref in _REF.findall(template if isinstance(template, str) else ""):
+        out.add(f"{section}.{ref[1:]}" if ref.startswith(".") else ref)
+    return out
+
+
+def keys_in_base_name(cfg: DictConfig) -> set[str]:
+    """The settings the base run name already shows, e.g. task.frequency (via task.tag) and optimizer.lr."""
+    refs = _refs(OmegaConf.to_container(cfg, resolve=False).get("run_name"))
+    for ref in list(refs):  # one level down: task.tag -> task.frequency
+        section = ref.rpartition(".")[0]
+        node = OmegaConf.select(cfg, section) if section else None
+        if isinstance(node, DictConfig):
+            refs |= _refs(OmegaConf.to_container(node, resolve=False).get(ref.rpartition(".")[2]), section)
+    return refs
+
+
+def _leaf_counts(node: Any, counts: dict[str, int]) -> dict[str, int]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            counts[str(key)] = counts.get(str(key), 0) + 1
+            _leaf_counts(value, counts)
+    return counts
+
+
+def _value_text(value: str) -> tuple[str, bool]:
+    """The value as it may stand in a directory name, and whether it was shortened to a hash."""
+    text = re.sub(r"[^A-Za-z0-9.+-]+", "-", value.strip().strip("'\"")).strip("-") or "empty"
+    if len(text) > MAX_VALUE:
+        return hashlib.sha1(value.encode()).hexdigest()[:8], True
+    return text, False
+
+
+def _parse(override: str) -> tuple[str, str | None, bool]:
+    """(key, value, is_delete) of one command-line override such as ``+trainer.epochs=5`` or ``~task.x``."""
+    delete = override.startswith("~")
+    body = override.lstrip("+~")
+    key, sep, value = body.partition("=")
+    return key.strip(), (value if sep else None), delete
+
+
+def settings_label(cfg: DictConfig, overrides: Iterable[str]) -> str:
+    """``epochs50_shuffle-true``: the settings in ``overrides`` the base name does not show ('' if none)."""
+    in_name = keys_in_base_name(cfg)
+    groups_in_name = {ref.rpartition(".")[0] for ref in in_name if ref.endswith(".name")}
+    leaves = _leaf_counts(OmegaConf.to_container(cfg, resolve=False), {})
+    chosen: dict[str, tuple[str | None, bool]] = {}
+    for override in overrides:  # a later override of a key wins, as in Hydra
+        key, value, delete = _parse(override)
+        chosen[key] = (value, delete)
+    parts = []
+    for key in sorted(chosen):
+        value, delete = chosen[key]
+        root = key.split(".")[0].split("/")[0]
+        if root in OUTSIDE_NAME or key in EXECUTION_ONLY or key in in_name:
+            continue
+        if "." not in key and (key in groups_in_name or "/" in key):  # task=mnist: the base name shows it
+            continue
+        leaf = key.rpartition(".")[2]
+        label = leaf if leaves.get(leaf, 0) <= 1 else key  # min_lr is in task and schedule: keep the path
+        if delete:
+            parts.append(f"no-{label}")
+        elif value is not None:
+            text, hashed = _value_text(value)
+            glue = "" if text[:1].isdigit() and not label[-1:].isdigit() and not hashed else "-"
+            parts.append(f"{label}{glue}{text}")
+    label = "_".join(parts)
+    if len(label) > MAX_SUFFIX:
+        label = "cfg-" + hashlib.sha1(label.encode()).hexdigest()[:10]
+    return label
+
+
+def name_with_settings(cfg: DictConfig, overrides: Iterable[str]) -> str:
+    """The run name for ``cfg`` launched with ``overrides``: the base name, with the other settings
+    inserted before the trailing ``_s<seed>`` (so the seeds of one setting sort together)."""
+    overrides = list(overrides)
+    base = str(cfg.run_name)
+    if any(_parse(o)[0] == "run_name" for o in overrides):  # chosen by hand: taken as it is
+        return base
+    label = settings_label(cfg, overrides)
+    if not label:
+        return base
+    seed_tail = f"_s{cfg.trainer.seed}"
+    if base.endswith(seed_tail):
+        return f"{base[: -len(seed_tail)]}_{label}{seed_tail}"
+    return f"{base}_{label}"
