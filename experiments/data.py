@@ -143,11 +143,38 @@ def open_dataset(dataset: str, root: str | Path, train: bool, download: bool, tr
                 f"{spec.title} not found{reason}: expected {', '.join(missing)} under {folder} "
                 "(set paths.data=..., or run once with network access and task.download=true)")
     try:
-        return cls(str(root), train=train, download=False, transform=transform)
+        ds = cls(str(root), train=train, download=False, transform=transform)
     except Exception as err:  # truncated or foreign files
         raise DataMissingError(
             f"{spec.title} files under {folder} could not be read ({_one_line(err)}); "
             "delete them and download again") from None
+    check_consistent(dataset, ds.data, ds.targets, f"{spec.title} {'training' if train else 'test'} files under {folder}")
+    return ds
+
+
+def check_consistent(dataset: str, images: Any, labels: Any, where: str, num_classes: int = 10) -> None:
+    """Files that parse but disagree with each other (a different number of images and labels,
+    images of the wrong size, labels outside the classes) fail here, before anything is written,
+    not as an IndexError in the middle of training."""
+    spec = _spec(dataset)
+    shape = tuple(np.shape(images))
+    expected = (spec.size, spec.size) if spec.channels == 1 else (spec.size, spec.size, spec.channels)
+    n_labels = len(labels)
+    problem = ""
+    if shape[0] != n_labels:
+        problem = f"{shape[0]} images but {n_labels} labels"
+    elif shape[0] == 0:
+        problem = "no images"
+    elif shape[1:] != expected:
+        problem = f"images of shape {'x'.join(map(str, shape[1:]))}, not {'x'.join(map(str, expected))}"
+    else:
+        values = np.asarray(labels)
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= num_classes:
+            problem = f"labels from {low} to {high}, outside 0..{num_classes - 1}"
+    if problem:
+        raise UserError(f"{where} are inconsistent: {problem}; delete them and download again "
+                        "(or copy them again from a good source)")
 
 
 def load_split(dataset: str, root: str | Path, train: bool, download: bool,
@@ -270,6 +297,9 @@ class TorchvisionLoader:
     def __init__(self, dataset: Any, *, batch_size: int, device: torch.device | str = "cpu",
                  shuffle: bool = False, seed: int = 0, rank: int = 0, world_size: int = 1,
                  num_workers: int = 0, channels_last: bool = False, limit: int | None = None) -> None:
+        for key, value, low in (("num_workers", num_workers, 0), ("batch_size", batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise UserError(f"task.{key} must be an integer >= {low}, got {value!r}")
         self.dataset, self.device = dataset, torch.device(device)
         self.n = len(dataset) if limit is None else min(limit, len(dataset))
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed

@@ -101,5 +101,10 @@ def read_json(path: Path) -> Any:
     try:
         with open(path) as f:
             return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is damaged ({e}); delete it, or rerun with trainer.force=true to start over") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        reason = " ".join(str(e).split())[:160] or type(e).__name__
+        raise UserError(f"{path} is damaged ({reason}); delete it, or rerun with trainer.force=true to start over"
+                        ) from None
+    except OSError as e:  # a folder in its place, no permission, ...
+        raise UserError(f"cannot read {path} ({e.strerror or type(e).__name__}); delete it, or rerun with "
+                        "trainer.force=true to start over") from None

@@ -140,7 +140,8 @@ class Helmholtz(Task):
 
     def train_batches(self, epoch: int) -> Iterator[Tensor]:
         if self.shuffle:  # a new order, so new batches, every epoch
-            gen = torch.Generator().manual_seed(self.ctx.seed * 100003 + epoch)
+            # modulo 2**64: any seed the schema allows fits the generator (smaller ones are unchanged)
+            gen = torch.Generator().manual_seed((self.ctx.seed * 100003 + epoch) % 2**64)
             order = torch.randperm(len(self.points), generator=gen)
         else:  # the authors' handling: the same batches, in the same order, every epoch
             order = torch.arange(len(self.points))
