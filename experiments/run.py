@@ -29,6 +29,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.types import Glob
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from .config_check import CONFIG_DIR, check_config, group_options
 from .errors import UserError
@@ -173,7 +174,8 @@ def _check_job(args: list[str], where: str = "") -> DictConfig:
     cfg = _compose(args, where)
     try:
         _check_group_choices(cfg)
-        cfg.run_name = name_with_settings(cfg, args)  # as the job will name it (_job)
+        with contextlib.suppress(OmegaConfBaseException):  # a broken ${...} in run_name: check_config says which
+            cfg.run_name = name_with_settings(cfg, args)  # as the job will name it (_job)
         check_config(cfg)
     except UserError as e:
         raise UserError(f"{e}{where}") from None
@@ -190,10 +192,18 @@ def _check_group_choices(cfg: DictConfig) -> None:
                             f"to choose another {group}, write {group}={name}")
 
 
-def check_single_run(args: list[str]) -> DictConfig:
-    """Compose and validate a single run's config up front, so no Hydra traceback reaches the user."""
+def validate_single_run(args: list[str]) -> DictConfig:
+    """A single run's config, composed and validated up front; UserError (one line) if it cannot be."""
     with _configs():
         return _check_job(args)
+
+
+def check_single_run(args: list[str]) -> DictConfig:
+    """validate_single_run, as the command line reports it: one ``error:`` line and exit 2."""
+    try:
+        return validate_single_run(args)
+    except UserError as e:
+        fail(str(e))
 
 
 def _sweep_jobs(args: list[str], preset_params: dict) -> list[list[str]]:
@@ -229,7 +239,16 @@ def _sweep_jobs(args: list[str], preset_params: dict) -> list[list[str]]:
 
 
 def check_sweep(args: list[str]) -> None:
-    """Compose and validate every job of a ``-m`` sweep before the first one starts writing results."""
+    """validate_sweep, as the command line reports it: one ``error:`` line and exit 2."""
+    try:
+        validate_sweep(args)
+    except UserError as e:
+        fail(str(e))
+
+
+def validate_sweep(args: list[str]) -> None:
+    """Compose and validate every job of a ``-m`` sweep before the first one starts writing results;
+    UserError (one line, naming the job) for the first problem."""
     overrides = [a for a in args if a not in ("-m", "--multirun")]
     with _configs():
         first = _sweep_jobs(overrides, {})
@@ -281,9 +300,9 @@ def check_command_line(args: list[str]) -> Optional[DictConfig]:
     if flags.cfg or flags.info or flags.resolve or flags.package:
         check_inspection(flags.overrides, flags)
     elif flags.multirun:
-        check_sweep(flags.overrides)
+        validate_sweep(flags.overrides)
     else:
-        return check_single_run(flags.overrides)
+        return validate_single_run(flags.overrides)
     return None
 
 

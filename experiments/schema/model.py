@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import model_validator
 
 from .base import Group, Registry
-from .values import POSITIVE, choice, group_options, integer, list_of, rule
+from .values import choice, group_options, integer, list_of, rule
 
 if TYPE_CHECKING:
     from .config import Config
@@ -40,7 +40,6 @@ class ImageModel(Group):
     """Every image network (models/): only its name; channels and classes come from the task."""
 
     name: Annotated[str, choice(IMAGE_MODELS)]
-    lr: Annotated[Optional[float], POSITIVE.or_null()] = None  # its own optimizer.lr (mnist_cnn), else the task's
 
     def check_with(self, cfg: "Config") -> None:
         if cfg.task.name == "helmholtz":

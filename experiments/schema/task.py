@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import model_validator
 
 from .base import Group, Registry
-from .values import (BOOL, FINITE, PATH, POSITIVE, POSITIVE_INT, Check, choice, integer, is_integer,
+from .values import (BOOL, FINITE, POSITIVE, POSITIVE_INT, Check, choice, integer, is_integer,
                      name, rule)
 
 
@@ -19,11 +19,9 @@ class TaskBase(Group):
     tag: Annotated[str, name(64)]                       # label in run names, e.g. f1000, bs128
     batch_size: Annotated[int, POSITIVE_INT]
     subset: Annotated[Optional[int], POSITIVE_INT.or_null()]
-    # the task's defaults for other groups (read there through ${task.<key>})
-    lr: Annotated[float, POSITIVE]                      # optimizer.lr
-    min_lr: Annotated[float, POSITIVE]                  # schedule bounds
+    # the task's rate bounds, read by the schedules through ${task.min_lr} / ${task.max_lr}
+    min_lr: Annotated[float, POSITIVE]
     max_lr: Annotated[float, POSITIVE]
-    epochs: Annotated[int, POSITIVE_INT]                # trainer.epochs
 
 
 class Helmholtz(TaskBase):
@@ -59,7 +57,6 @@ def _channels(count: int, what: str) -> Check:
 class ImageTask(TaskBase):
     """MNIST, Fashion-MNIST and CIFAR-10 (experiments/tasks/images.py)."""
 
-    data_root: Annotated[str, PATH]                     # holds the dataset's folder
     download: Annotated[bool, BOOL]
     test_batch_size: Annotated[int, POSITIVE_INT]
     test_subset: Annotated[Optional[int], POSITIVE_INT.or_null()]
