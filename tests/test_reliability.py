@@ -309,7 +309,8 @@ def test_sigint_and_sigterm_through_the_cli_then_resume(tmp_path: Path, referenc
     assert read_metrics(run_dir) == reference["rows"][:3]
 
     capsys.readouterr()
-    assert _train(runs)["status"] == "completed"  # the third start finishes it
+    # the third start finishes it (in-process: given the run name the command line gave the run)
+    assert _train(runs, f"run_name={run_dir.name}")["status"] == "completed"
     assert "resuming" in capsys.readouterr().out
     assert read_metrics(run_dir) == reference["rows"]
 
