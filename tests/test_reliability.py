@@ -355,7 +355,8 @@ def test_corrupt_checkpoint_is_one_line_exit_2(tmp_path: Path, monkeypatch: pyte
     checkpoint = one_run_dir(runs) / "checkpoint.pt"
     data = checkpoint.read_bytes()
     checkpoint.write_bytes(data[: len(data) // 2])  # truncated, as by a failing disk
-    proc = run_cli([*LONG, f"paths.runs={runs}"], cwd=tmp_path)
+    # the command line names the run after its settings: point it at the in-process run's directory
+    proc = run_cli([*LONG, f"paths.runs={runs}", f"run_name={checkpoint.parent.name}"], cwd=tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert len(lines) == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stderr
