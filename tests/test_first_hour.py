@@ -19,7 +19,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from conftest import REPO, cli_env, compose_config, run_cli
+from conftest import REPO, cli_env, compose_config, run_cli, scaled
 from experiments import demo, report
 from experiments.errors import DataMissingError, UserError
 from experiments.naming import EXECUTION_ONLY, name_with_settings, settings_label
@@ -285,7 +285,7 @@ def test_make_report_all_keeps_ad_hoc_reports_beside_their_runs(tmp_path: Path) 
                    batch_size=1000, metric_values=(0.9, 0.5, 0.1))
     write_fake_run(runs, "fig9", schedule="dlrs", seed=50)
     proc = subprocess.run([sys.executable, str(REPO / "scripts" / "make_report.py"), "all", "--runs", str(runs),
-                           "--out", str(out)], capture_output=True, text=True, env=cli_env(), timeout=300)
+                           "--out", str(out)], capture_output=True, text=True, env=cli_env(), timeout=scaled(300))
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (out / "tables").iterdir()) == ["fig9.csv", "fig9.md"]
     assert not list(out.glob("*/default*"))
@@ -308,7 +308,7 @@ def test_a_sweep_over_two_tasks_into_one_folder(tmp_path: Path) -> None:
     runs = tmp_path / "results" / "runs"
     rep = subprocess.run([sys.executable, str(REPO / "scripts" / "make_report.py"), "mix", "--runs", str(runs),
                           "--out", str(tmp_path / "results")], capture_output=True, text=True, env=cli_env(),
-                         cwd=tmp_path, timeout=300)
+                         cwd=tmp_path, timeout=scaled(300))
     assert rep.returncode == 0, rep.stderr
     assert "reported separately as mix-helmholtz, mix-mnist" in rep.stdout
     tables = runs / "mix" / "report" / "tables"
@@ -364,7 +364,7 @@ def test_missing_data_through_the_cli_writes_no_folder(tmp_path: Path) -> None:
 
 # ---- 6. make smoke, make notebook, make help -------------------------------------------------
 def _make(*args: str) -> str:
-    proc = subprocess.run(["make", "-s", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(["make", "-s", *args], cwd=REPO, capture_output=True, text=True, timeout=scaled(60))
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -437,7 +437,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     """`python -m experiments.demo`: two runs side by side, two lines, one figure beside the runs."""
     proc = subprocess.run([sys.executable, "-m", "experiments.demo", "--epochs", "3", "--results", "results",
                            "task.n_points=200", "task.batch_size=50"], cwd=tmp_path, env=cli_env(),
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=scaled(600))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "[constant rate] epoch 1/3 " in out and "[         DLRS] epoch 1/3 " in out

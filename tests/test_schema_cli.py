@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 import pytest
 
-from conftest import REPO, cli_env, compose_config, one_run_dir, run_cli
+from conftest import REPO, cli_env, compose_config, one_run_dir, run_cli, scaled
 from experiments.fixtures import _write_idx, write_mnist
 from experiments.trainer import train
 
@@ -39,8 +39,10 @@ def _inconsistent_mnist(root: Path) -> list[str]:
 def _damaged_run(root: Path) -> list[str]:
     runs = root / "runs"
     train(compose_config(["trainer.epochs=1", "trainer.progress=none", f"paths.runs={runs}"]))
-    (one_run_dir(runs) / "summary.json").write_text('["completed"]')
-    return [f"paths.runs={runs}"]
+    run_dir = one_run_dir(runs)
+    (run_dir / "summary.json").write_text('["completed"]')
+    # the command line names runs after their settings: point it at this run's directory
+    return [f"paths.runs={runs}", f"run_name={run_dir.name}"]
 
 
 CASES = [
@@ -109,7 +111,7 @@ def test_a_real_bug_still_shows_its_traceback(tmp_path: Path) -> None:
         "runpy.run_module('experiments.run', run_name='__main__', alter_sys=True)\n")
     proc = subprocess.run([sys.executable, str(driver), "trainer.epochs=1", "trainer.device=cpu", "task.n_points=100",
                            "task.batch_size=50", "trainer.progress=none", f"paths.results={tmp_path / 'results'}"],
-                          cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=180)
+                          cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=scaled(180))
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" in proc.stderr and "RuntimeError: boom inside the model" in proc.stderr
     assert not proc.stderr.startswith("error: ")
