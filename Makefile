@@ -61,13 +61,14 @@ smoke: $(STAMP) $(SMOKE)/data/.fixtures ## one-minute end-to-end check of the im
 	$(BIN)/python scripts/make_report.py smoke --runs $(SMOKE)/runs
 
 # Jupyter is not part of `make setup`: the `notebook` extra is installed on first use.
-# NOTEBOOK_ARGS go to `jupyter notebook`, e.g. NOTEBOOK_ARGS="--no-browser --port 8889".
+# NOTEBOOK_ARGS go to `jupyter notebook`, e.g. NOTEBOOK_ARGS="--no-browser --port 8889"; as root
+# (containers) Jupyter needs --allow-root, which is added then.
 NOTEBOOK_STAMP := $(VENV)/.notebook
 $(NOTEBOOK_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/pip install -q -e ".[notebook]"
 	touch $@
 notebook: $(NOTEBOOK_STAMP) ## open notebooks/inspect_results.ipynb in Jupyter (installs the `notebook` extra first)
-	$(BIN)/jupyter notebook $(NOTEBOOK_ARGS) notebooks/inspect_results.ipynb
+	$(BIN)/jupyter notebook $(if $(filter 0,$(shell id -u)),--allow-root) $(NOTEBOOK_ARGS) notebooks/inspect_results.ipynb
 
 # ---- the paper's figures and tables ---------------------------------------------------------
 # REPRO_SCALE=full (default): the paper's protocol. REPRO_SCALE=smoke: the same presets on tiny
