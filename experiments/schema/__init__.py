@@ -1,6 +1,6 @@
 """The schema of the whole config: every key of every config group, with its type and what it allows.
 
-One module per group: ``task`` (helmholtz, mnist, cifar10), ``model``, ``optimizer``, ``schedule``
+One module per group: ``task`` (helmholtz, mnist, fashion_mnist, cifar10), ``model``, ``optimizer``, ``schedule``
 (one schema per scheduler class), ``trainer``, ``paths``; the top-level keys and the rules
 between groups in ``config``; the value types in ``values``. pydantic validates the resolved
 config against it (``validate``) and every problem becomes one line naming the key, the bad value
@@ -39,18 +39,16 @@ def validate(data: dict[str, Any], origins: Optional[dict[str, str]] = None) -> 
         raise SchemaError(describe(e, data, origins or {})) from None
 
 
-def interpolations(node: Any, prefix: tuple[str, ...] = ()) -> dict[str, str]:
+def interpolations(node: Any) -> dict[str, str]:
     """{dotted key: its ${...} text} for every leaf of a plain, *unresolved* config that interpolates."""
-    return {".".join(path): value for path, value in _items(node, prefix)
-            if isinstance(value, str) and "${" in value}
-
-
-def _items(node: Any, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _items(value, (*prefix, str(key)))
-    else:
-        yield prefix, node
+    out = {}
+    for path in leaves(node):
+        value = node
+        for key in path:
+            value = value[key]
+        if isinstance(value, str) and "${" in value:
+            out[".".join(path)] = value
+    return out
 
 
 def schema_for(path: tuple[str, ...], data: dict[str, Any]) -> type[BaseModel] | None:
