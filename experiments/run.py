@@ -31,7 +31,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .config_check import CONFIG_DIR, check_config, group_options
+from .config_check import CONFIG_DIR, check_config, group_options, resolve
 from .errors import UserError
 from .naming import name_with_settings
 
@@ -173,6 +173,7 @@ def _composition_message(e: Exception, args: list[str]) -> str:
 def _check_job(args: list[str], where: str = "") -> DictConfig:
     cfg = _compose(args, where)
     try:
+        resolve(cfg)  # first: a ${...} that does not resolve, or a ??? left unset, named as such
         _check_group_choices(cfg)
         with contextlib.suppress(OmegaConfBaseException):  # a broken ${...} in run_name: check_config says which
             cfg.run_name = name_with_settings(cfg, args)  # as the job will name it (_job)
