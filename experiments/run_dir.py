@@ -14,6 +14,7 @@ metrics.csv) is a one-line UserError naming the file and what to do, never a tra
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import os
@@ -89,9 +90,12 @@ class _Checkpoint(_Strict):
     python_rng: tuple[Any, ...]
 
 
-def run_identity(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved config minus execution-only settings: equal identities compute the same run."""
-    container = OmegaConf.to_container(cfg, resolve=True)
+def run_identity(cfg: Union[DictConfig, dict[str, Any]]) -> dict[str, Any]:
+    """The resolved config minus execution-only settings: equal identities compute the same run.
+
+    Also takes an identity stored by an older version (a plain dict), so that checkpoints written
+    before a key moved still resume."""
+    container = copy.deepcopy(cfg) if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
     for section, keys in EXECUTION_ONLY.items():
         if keys is None:
             container.pop(section, None)
@@ -189,7 +193,8 @@ class RunDir:
         """checkpoint.pt of this config, checked field by field."""
         path = self.file("checkpoint.pt")
         state = load_checkpoint(path, map_location=map_location)
-        if state.get("identity") != self.identity:
+        stored = state.get("identity")
+        if not isinstance(stored, dict) or run_identity(stored) != self.identity:
             raise UserError(f"checkpoint in {self.path} belongs to a different config; use trainer.force=true")
         try:
             checked = _Checkpoint.model_validate(state)

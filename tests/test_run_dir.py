@@ -178,6 +178,22 @@ def test_run_dir_reads_what_the_trainer_wrote(finished: Path) -> None:
     assert RunDir(cfg.run_dir, {**run_identity(cfg), "run_name": "other"}).mode(force=True, resume=True) == "fresh"
 
 
+def test_a_checkpoint_from_before_the_key_renames_resumes(finished: Path, tmp_path: Path) -> None:
+    """Runs checkpointed before task.lr / task.epochs moved to optimizer.lr / trainer.epochs store
+    those keys in their identity; they are the same run and must resume, not be refused."""
+    runs = _copy(finished, tmp_path, status="interrupted")
+    cfg = compose_config([*BASE, f"paths.runs={runs}"])
+    path = Path(cfg.run_dir) / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    state["identity"]["task"].update(lr=0.005, epochs=1500)
+    torch.save(state, path)
+    assert RunDir(cfg.run_dir, run_identity(cfg)).load_checkpoint("cpu")["epoch"] == 2
+    state["identity"]["task"]["frequency"] = 1234.0  # a key that changes the run still refuses
+    torch.save(state, path)
+    with pytest.raises(UserError, match="different config"):
+        RunDir(cfg.run_dir, run_identity(cfg)).load_checkpoint("cpu")
+
+
 FILES = ["config.yaml", "summary.json", "metrics.csv", "checkpoint.pt"]
 
 
