@@ -80,10 +80,12 @@ RESULTS     := results/smoke
 SEEDS       := 50
 SCALE_ARGS  := +scale=smoke paths.data=$(RESULTS)/data
 DATA_PREP   := $(RESULTS)/data/.fixtures
+FASHION_PREP := $(DATA_PREP)
 else ifeq ($(REPRO_SCALE),full)
 RESULTS     := results
 SCALE_ARGS  :=
 DATA_PREP   :=
+FASHION_PREP := $(FASHION_RAW)/train-images-idx3-ubyte
 else
 $(error REPRO_SCALE must be full or smoke, not '$(REPRO_SCALE)')
 endif
@@ -118,7 +120,7 @@ fig9: $(STAMP) $(DATA_PREP) ## Fig. 9: MNIST, SimpleDLA, 4 batch sizes x {Adacom
 	$(REPORT) fig9
 
 # ---- studies beyond the paper: baselines, ablations, sensitivity -------------------------------
-.PHONY: baselines-pinn lr-sensitivity table1-baselines dlrs-ablation
+.PHONY: baselines-pinn lr-sensitivity table1-baselines dlrs-ablation images-cpu
 baselines-pinn: $(STAMP) ## PINN at 1000/2000 Hz x {static, DLRS, cosine, exponential, step, plateau}, 3 000 epochs
 	$(call sweep,baselines_pinn)
 	$(REPORT) baselines_pinn
@@ -136,7 +138,17 @@ dlrs-ablation: $(STAMP) ## PINN: batch order x {static, DLRS, authors' PINN rule
 	$(call sweep,dlrs_ablation)
 	$(REPORT) dlrs_ablation
 
-reproduce-all: fig2 fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity dlrs-ablation table1-baselines ## every figure, table and study (restartable: finished runs are skipped)
+images-cpu: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN: batch 64/512 x 5 schedules, and a too-high rate (~1 h on 2 CPU cores)
+	$(call sweep,images_cpu)
+	$(call sweep,images_cpu_plateau)
+	$(call sweep,images_high_lr)
+	$(REPORT) images_cpu
+	$(REPORT) images_high_lr
+
+$(FASHION_RAW)/train-images-idx3-ubyte:
+	@$(MAKE) --no-print-directory data
+
+reproduce-all: fig2 fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity dlrs-ablation images-cpu table1-baselines ## every figure, table and study (restartable: finished runs are skipped)
 
 report: $(STAMP) ## redraw every figure and table from whatever runs exist
 	$(REPORT) all

@@ -1,4 +1,4 @@
-"""Tiny MNIST / CIFAR-10 copies written in the real on-disk formats.
+"""Tiny MNIST / Fashion-MNIST / CIFAR-10 copies written in the real on-disk formats.
 
 Tests and ``scripts/bench_data.py`` use them so that the real torchvision parsers run without
 network access. Pixels are random; labels cycle through 0..9 in a seeded order.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,11 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
-def write_mnist(root: str | Path, n_train: int, n_test: int, seed: int = 0) -> Path:
-    """Write the four uncompressed MNIST IDX files under ``root/MNIST/raw``; return that folder."""
-    raw = Path(root) / "MNIST" / "raw"
+def write_mnist(root: str | Path, n_train: int, n_test: int, seed: int = 0, folder: str = "MNIST") -> Path:
+    """Write the four uncompressed MNIST IDX files under ``root/<folder>/raw``; return that folder.
+
+    ``folder="FashionMNIST"`` gives Fashion-MNIST's layout (the same format, another folder)."""
+    raw = Path(root) / folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for prefix, n, split_seed in (("train", n_train, seed), ("t10k", n_test, seed + 1)):
         images, labels = _images_and_labels(n, (28, 28), split_seed)
@@ -76,15 +79,16 @@ def fixture_arrays(dataset: str, n: int, train: bool = True, seed: int = 0) -> t
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m experiments.fixtures --root DIR``: fixture MNIST and CIFAR-10 for smoke runs."""
+    """``python -m experiments.fixtures --root DIR``: fixture MNIST, Fashion-MNIST and CIFAR-10 for smoke runs."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", required=True, help="data root to write MNIST/ and cifar-10-batches-py/ into")
+    parser.add_argument("--root", required=True,
+                        help="data root to write MNIST/, FashionMNIST/ and cifar-10-batches-py/ into")
     parser.add_argument("--train", type=int, default=512, help="training images per dataset")
     parser.add_argument("--test", type=int, default=256, help="test images per dataset")
     args = parser.parse_args(argv)
-    for write in (write_mnist, write_cifar10):
+    for write in (write_mnist, partial(write_mnist, folder="FashionMNIST"), write_cifar10):
         print(f"wrote {write(args.root, args.train, args.test)} (random pixels: a pipeline check, not data)")
 
 

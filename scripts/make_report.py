@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
 from experiments.errors import UserError  # noqa: E402
-from experiments.report import EXPERIMENTS, KINDS, make_report  # noqa: E402
+from experiments.report import EXPERIMENTS, make_report, preset_kind  # noqa: E402
 
 
 def experiments_to_report(name: str, runs_dir: Path) -> list[str]:
@@ -29,7 +29,7 @@ def experiments_to_report(name: str, runs_dir: Path) -> list[str]:
     present = sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
     if name == "all":
         return list(EXPERIMENTS) + [p for p in present if p not in EXPERIMENTS]
-    if name.split("_")[0] not in KINDS and name not in present:
+    if preset_kind(name) is None and name not in present:
         raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}, all"
                         + (f", or a folder under {runs_dir}: {', '.join(present)}" if present else ""))
     return [name]

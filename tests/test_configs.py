@@ -26,7 +26,7 @@ def _compose(overrides: list[str], hydra: bool = False):
 def test_presets_are_the_papers_and_the_studies() -> None:
     assert set(PRESETS) == {"fig2", "fig2_quick", "fig5", "fig8", "table1", "fig9",  # the paper
                             "baselines_pinn", "lr_sensitivity", "lr_sensitivity_mnist", "table1_baselines",
-                            "dlrs_ablation"}
+                            "dlrs_ablation", "images_cpu", "images_cpu_plateau", "images_high_lr"}
 
 
 @pytest.mark.parametrize("scale", [None, "smoke"])
@@ -36,7 +36,8 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
     cfg = _compose(overrides, hydra=True)
     params = cfg.hydra.sweeper.params
     assert params, f"{preset} carries no sweep"
-    assert cfg.experiment_name == {"lr_sensitivity_mnist": "lr_sensitivity"}.get(preset, preset)
+    shared_folder = {"lr_sensitivity_mnist": "lr_sensitivity", "images_cpu_plateau": "images_cpu"}
+    assert cfg.experiment_name == shared_folder.get(preset, preset)
     # every job of the sweep, not only the preset's own values
     jobs = _sweep_jobs(overrides, dict(params))
     assert jobs and len(jobs) == math.prod(len(str(v).split(",")) for v in params.values())
@@ -44,6 +45,8 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
         job = _compose(job_overrides)
         check_config(job)
         OmegaConf.to_container(job, resolve=True)  # every interpolation resolves
+        if job.schedule.name == "adacomp":  # a preset's optimizer override must not undo adacomp's SGD
+            assert job.optimizer.name == "sgd", f"{preset}: {job_overrides}"
         if scale == "smoke":
             assert job.trainer.epochs == 2 and job.task.subset == 128
 

@@ -24,25 +24,27 @@ def write_fake_run(runs: Path, experiment: str, *, schedule: str, seed: int, tas
                    model: str = "simple_dla", batch_size: int = 64, frequency: Optional[float] = None,
                    status: Optional[str] = "completed", losses: Sequence[float] = (1.0, 0.5, 0.25),
                    metric_values: Sequence[float] = (50.0, 70.0, 90.0), summary_text: Optional[str] = None,
-                   epochs: Optional[int] = None, metrics: bool = True) -> Path:
+                   epochs: Optional[int] = None, metrics: bool = True, lr: float = 0.01,
+                   subset: Optional[int] = None) -> Path:
     """A run directory in the trainer's format; status=None leaves out summary.json."""
     helm = task == "helmholtz"
     metric = "rel_error" if helm else "test_acc"
-    run_name = f"{task}_{model}_{schedule}_bs{batch_size}_f{frequency}_s{seed}"
+    run_name = f"{task}_{model}_{schedule}_bs{batch_size}_f{frequency}_lr{lr}_s{seed}"
     run_dir = runs / experiment / run_name
     run_dir.mkdir(parents=True)
     rows, wall = [], 0.0
     for i, (loss, value) in enumerate(zip(losses, metric_values)):
         wall += 2.0
-        rows.append({"epoch": i + 1, "lr": 0.01 * (1 + i if schedule == "dlrs" else 1), "train_loss": loss,
+        rows.append({"epoch": i + 1, "lr": lr * (1 + i if schedule == "dlrs" else 1), "train_loss": loss,
                      "test_loss": loss * 1.1, metric: value, "dlrs_slope": -0.5 if schedule == "dlrs" else "",
                      "dlrs_regime": "convergent" if schedule == "dlrs" else "", "epoch_time_s": 2.0,
                      "wall_time_s": wall})
     if metrics:
         pd.DataFrame(rows).to_csv(run_dir / "metrics.csv", index=False)
     config = {"experiment_name": experiment, "run_name": run_name,
-              "task": {"name": task, "batch_size": batch_size, **({"frequency": frequency} if helm else {})},
-              "model": {"name": model}, "schedule": {"name": schedule}, "optimizer": {"name": "adam", "lr": 0.01},
+              "task": {"name": task, "batch_size": batch_size, "subset": subset,
+                       **({"frequency": frequency} if helm else {})},
+              "model": {"name": model}, "schedule": {"name": schedule}, "optimizer": {"name": "adam", "lr": lr},
               "trainer": {"seed": seed, "epochs": epochs or len(rows)}}
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     if summary_text is not None:
@@ -52,7 +54,7 @@ def write_fake_run(runs: Path, experiment: str, *, schedule: str, seed: int, tas
         finished = status in ("completed", "diverged")
         best = (max if not helm else min)(rows, key=lambda r: r[metric] if math.isfinite(r[metric]) else -1e9)
         summary = {"status": status, "experiment": experiment, "run_name": run_name, "task": task, "model": model,
-                   "schedule": schedule, "optimizer": "adam", "lr": 0.01, "batch_size": batch_size,
+                   "schedule": schedule, "optimizer": "adam", "lr": lr, "batch_size": batch_size,
                    "frequency": frequency, "seed": seed, "epochs": epochs or len(rows),
                    "epochs_completed": len(rows) if finished else 0, "metric": metric, "higher_is_better": not helm,
                    "final": {k: last[k] for k in ("train_loss", "test_loss", metric)} if finished else {},
@@ -214,7 +216,7 @@ def test_batch_table_mean_std_and_diverged(fig5, fig5_report):
     assert "| 64         | Static   | 92.00 ± 2.00" in md
     assert "95.50 ± 0.71" in md and "80.00 ± —" in md
     dlrs128 = next(line for line in md.splitlines() if line.startswith("| 128") and "DLRS" in line)
-    assert dlrs128.count("diverged") == 4  # three value cells and the status
+    assert dlrs128.count("diverged") == 5  # four value cells and the status
     assert out / "tables" / "fig5.md" in paths
 
 
@@ -235,7 +237,7 @@ def test_fig5_figure_content(fig5_report):
     """The paper's figure: one column per batch size; train loss on top, test accuracy in a row
     below, one line per schedule (the mean over seeds, diverged seeds left out of it and drawn dotted)."""
     fig = fig5_report.figures["fig5.png"]
-    assert fig._suptitle is not None and fig._suptitle.get_text() == "fig5"
+    assert fig._suptitle is not None and fig._suptitle.get_text() == "fig5. Scale: 2, 3, 10 epochs, seeds 50, 51, 52"
     assert fig.axes[0].get_ylabel() == "train loss"
     top, bottom = row(fig, 4, "train loss"), row(fig, 4, "test accuracy (%)")
     assert [ax.get_title() for ax in top] == BATCH_TITLES
@@ -269,6 +271,30 @@ def test_fig5_learning_rate_figure_content(fig5_report):
     assert lr64["Static (3 seeds)"] == ([1, 2, 3], [0.01, 0.01, 0.01])
     assert lr64["DLRS (3 seeds, 1 diverged, dotted)"] == ([1, 2, 3], [0.01, 0.02, 0.03])
     assert all(legend(ax) for ax in fig.axes), "every panel names its schedules"
+
+
+def test_initial_rate_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """images_high_lr: one table row and one figure column per initial rate; the rate row plots each
+    epoch's rate (metrics.csv's lr), not the initial one; the scale names the image subset."""
+    runs = tmp_path / "runs"
+    for lr, accs in ((0.01, (80.0, 82.0)), (0.05, (10.0, 12.0))):
+        for seed, acc in zip((50, 51), accs):
+            for schedule in ("static", "dlrs"):
+                write_fake_run(runs, "images_high_lr", task="fashion_mnist", model="mnist_cnn", schedule=schedule,
+                               seed=seed, lr=lr, subset=6000, metric_values=(50.0, 60.0, acc))
+    figures = capture_figures(monkeypatch)
+    report.make_report("images_high_lr", runs, tmp_path / "out")
+    table = pd.read_csv(tmp_path / "out" / "tables" / "images_high_lr.csv")
+    assert sorted(zip(table["lr"], table["schedule"])) == [(0.01, "dlrs"), (0.01, "static"), (0.05, "dlrs"),
+                                                           (0.05, "static")]
+    assert table.set_index(["lr", "schedule"]).loc[(0.05, "static"), "final_test_acc_mean"] == 11.0
+    md = (tmp_path / "out" / "tables" / "images_high_lr.md").read_text()
+    assert "| Initial lr |" in md and "the first 6 000 training images" in md and "seeds 50, 51" in md
+    fig = figures["images_high_lr.png"]
+    assert [ax.get_title() for ax in row(fig, 2, "train loss")] == ["initial lr 0.01", "initial lr 0.05"]
+    rates = series(row(fig, 2, "learning rate")[1])
+    assert rates["DLRS (2 seeds)"][1] == pytest.approx([0.05, 0.10, 0.15])
+    assert rates["Static (2 seeds)"][1] == pytest.approx([0.05] * 3)
 
 
 def test_table1_beside_paper(tmp_path: Path):

@@ -2,7 +2,7 @@
 
 ``make_report`` aggregates over seeds (mean ± std) and writes ``figures/<experiment>[_lr].{png,pdf}``
 and ``tables/<experiment>.{csv,md}``: under ``out_dir`` (``results/``) for the curated experiments
-(the presets: fig2, fig2_quick, fig5, ..., names whose first part is in ``KINDS``), and beside the
+(the presets: fig2, fig2_quick, fig5, ..., names that ``preset_kind`` knows), and beside the
 runs, in ``<runs_dir>/<experiment>/report/``, for any other folder (``default``, ``demo``, your own
 ``experiment_name``), so ad-hoc runs never overwrite the curated figures and tables.
 
@@ -23,21 +23,21 @@ from typing import Optional
 import pandas as pd
 
 from .figures import plot_comparison, plot_experiment
-from .names import ARCH_NAMES, EXPERIMENTS, KINDS, PAPER_TABLE1, SCHEDULES
+from .names import ARCH_NAMES, EXPERIMENTS, KINDS, PAPER_TABLE1, SCHEDULES, preset_kind
 from .runs import FINISHED, REPORT_DIR, load_curves, load_runs, read_metrics
 from .tables import aggregate, build_table, mean_std_text, status_text, to_markdown, write_table
 
 __all__ = ["make_report", "experiment_kind", "is_curated", "report_dir", "split_runs", "load_runs", "load_curves",
            "read_metrics", "aggregate", "build_table", "write_table", "plot_experiment", "plot_comparison",
-           "mean_std_text", "status_text", "to_markdown", "EXPERIMENTS", "KINDS", "PAPER_TABLE1", "ARCH_NAMES",
-           "SCHEDULES", "FINISHED", "REPORT_DIR"]
+           "mean_std_text", "status_text", "to_markdown", "preset_kind", "EXPERIMENTS", "KINDS", "PAPER_TABLE1",
+           "ARCH_NAMES", "SCHEDULES", "FINISHED", "REPORT_DIR"]
 
 PINN_KINDS = ("pinn", "ablation")
 
 
 def is_curated(experiment: str) -> bool:
     """A preset's experiment (fig2, fig2_quick, table1_baselines, ...): its report goes to results/."""
-    return experiment.split("_")[0] in KINDS
+    return preset_kind(experiment) is not None
 
 
 def report_dir(experiment: str, runs_dir: Path, out_dir: Path) -> Path:
@@ -55,9 +55,9 @@ def _guess_kind(runs: pd.DataFrame) -> str:
 
 
 def experiment_kind(experiment: str, runs: Optional[pd.DataFrame] = None) -> str:
-    """'pinn', 'ablation', 'batch', 'arch' or 'lr': from the name (fig2_quick -> fig2) where the
+    """'pinn', 'ablation', 'batch', 'rate', 'arch' or 'lr': from the name (fig2_quick -> fig2) where the
     runs fit it, else guessed from the runs."""
-    kind = KINDS.get(experiment.split("_")[0])
+    kind = preset_kind(experiment)
     if runs is None or runs.empty:
         return kind or "batch"
     if kind == "lr":
@@ -77,7 +77,7 @@ def split_runs(experiment: str, runs: pd.DataFrame) -> list[tuple[str, pd.DataFr
 
     One group keeps the experiment's name; several get ``<experiment>-<task>[-<model>]``.
     """
-    if runs.empty or KINDS.get(experiment.split("_")[0]) == "lr":  # one table with a task column
+    if runs.empty or preset_kind(experiment) == "lr":  # one table with a task column
         return [(experiment, runs)]
     groups: list[tuple[tuple[str, ...], pd.DataFrame]] = []
     for task, by_task in runs.groupby(runs["task"].map(_label), sort=True):

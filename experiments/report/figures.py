@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 
 from .names import ARCH_NAMES, SCHEDULES  # noqa: E402
 from .runs import _float, _warn  # noqa: E402
-from .tables import _g, _rank  # noqa: E402
+from .tables import _g, _rank, scale_text  # noqa: E402
 
 # ---- figures -----------------------------------------------------------------------------------
 def _column_title(column: str, value: Any) -> str:
@@ -24,6 +24,8 @@ def _column_title(column: str, value: Any) -> str:
         return f"f = {_g(value)} Hz"
     if column == "batch_size":
         return f"batch size {_g(value)}"
+    if column == "initial_lr":
+        return f"initial lr {_g(value)}"
     return ARCH_NAMES.get(value, str(value))
 
 
@@ -117,7 +119,10 @@ def plot_experiment(experiment: str, kind: str, runs: pd.DataFrame, curves: pd.D
         return plot_lr_sensitivity(experiment, runs, out_dir)
     if kind == "ablation":  # one column per (frequency, batch order)
         runs, curves = _with_panel(runs), _with_panel(curves)
-    column = {"pinn": "frequency", "batch": "batch_size", "arch": "model", "ablation": "panel"}[kind]
+    if kind == "rate":  # one column per initial rate (the curves' own "lr" is the rate each epoch used)
+        runs = runs.assign(initial_lr=runs["lr"])
+        curves = curves.assign(initial_lr=curves["run_dir"].map(dict(zip(runs["run_dir"], runs["lr"]))))
+    column = {"pinn": "frequency", "batch": "batch_size", "rate": "initial_lr", "arch": "model", "ablation": "panel"}[kind]
     values = sorted(set(runs[column].dropna()), key=lambda v: _rank(column, v))
     n = max(len(values), 1)
     pinn = kind in ("pinn", "ablation")
@@ -145,7 +150,7 @@ def plot_experiment(experiment: str, kind: str, runs: pd.DataFrame, curves: pd.D
     axes[1][0].set_ylabel("learning rate")
     axes[2][0].set_ylabel("p(x)" if pinn else "test accuracy (%)")
     lr_axes[0][0].set_ylabel("learning rate")
-    fig.suptitle(f"{experiment}", fontsize=10)
+    fig.suptitle(f"{experiment}. {scale_text(runs)}", fontsize=10)
     lr_fig.suptitle(f"{experiment}: learning rate used in each epoch", fontsize=10)
     return _save(fig, out_dir, experiment) + _save(lr_fig, out_dir, f"{experiment}_lr")
 

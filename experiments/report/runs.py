@@ -129,7 +129,8 @@ def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
         row[f"best_{metric}"] = _float(best[metric])
     row.update(_trajectory(metrics, metric, row))
     cfg = _read_config(run_dir) or {}
-    row["shuffle"] = (cfg.get("task") or {}).get("shuffle") if isinstance(cfg.get("task"), dict) else None
+    task = cfg.get("task") if isinstance(cfg.get("task"), dict) else {}
+    row.update({key: task.get(key) for key in ("shuffle", "subset", "test_subset")})
     row["run_dir"] = str(run_dir)
     return row
 
@@ -175,7 +176,7 @@ def load_runs(runs_dir: Path, experiment: str) -> pd.DataFrame:
         if row is not None:
             rows.append(row)
     df = pd.DataFrame(rows)
-    for col in [*RUN_COLUMNS, "total_time_s", "run_dir", "shuffle"]:
+    for col in [*RUN_COLUMNS, "total_time_s", "run_dir", "shuffle", "subset", "test_subset"]:
         if col not in df.columns:
             df[col] = pd.Series(dtype=object)
     return df

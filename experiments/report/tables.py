@@ -89,15 +89,17 @@ def build_table(kind: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFra
     """(numeric table for CSV, formatted table for Markdown, caption) for one experiment layout."""
     if kind in ("pinn", "ablation"):
         return _pinn_table(runs, ["frequency", "shuffle", "schedule"] if kind == "ablation" else ["frequency", "schedule"])
-    if kind == "batch":
-        agg = aggregate(runs, ["batch_size", "schedule"], ["final_test_acc", "best_test_acc", "final_train_loss"])
-        shown = pd.DataFrame({"Batch size": agg["batch_size"].map(_g),
+    if kind in ("batch", "rate"):  # image runs, one row per (batch size | initial rate, schedule)
+        column, title = ("batch_size", "Batch size") if kind == "batch" else ("lr", "Initial lr")
+        agg = aggregate(runs, [column, "schedule"], ["final_test_acc", "best_test_acc", "final_train_loss", "final_lr"])
+        shown = pd.DataFrame({title: agg[column].map(_g),
                               "Schedule": agg["schedule"].map(_schedule_label),
                               "Final test acc (%)": _pm(agg, "final_test_acc", ".2f"),
                               "Best test acc (%)": _pm(agg, "best_test_acc", ".2f"),
                               "Final train loss": _pm(agg, "final_train_loss", ".3g"),
+                              "Final lr": _pm(agg, "final_lr", ".2e"),
                               "Seeds": agg["n_seeds"], "Status": agg["status"]})
-        return agg, shown, "Test accuracy and training loss per batch size and schedule"
+        return agg, shown, f"Test accuracy, training loss and the last epoch's rate per {title.lower()} and schedule"
     if kind == "lr":
         return _lr_table(runs)
     return _table1(runs)
@@ -191,8 +193,13 @@ def scale_text(runs: pd.DataFrame) -> str:
     """'Scale: 3000 epochs, seeds 50, 51, 52' (from the runs' configs), so a table states what it rests on."""
     epochs = sorted({int(e) for e in pd.to_numeric(runs.get("epochs"), errors="coerce").dropna()})
     seeds = sorted({int(s) for s in pd.to_numeric(runs.get("seed"), errors="coerce").dropna()})
-    return (f"Scale: {', '.join(map(str, epochs)) or '?'} epochs, seed{'s' if len(seeds) != 1 else ''} "
-            f"{', '.join(map(str, seeds)) or '?'}")
+    data = []  # image runs on part of the data say how much (the PINN's subset is collocation points)
+    for column, what in (("subset", "training images"), ("test_subset", "test images")):
+        sizes = sorted({int(v) for v in pd.to_numeric(runs.get(column), errors="coerce").dropna()})
+        if sizes and not (runs.get("task") == "helmholtz").all():
+            data.append(f"the first {', '.join(f'{n:,}'.replace(',', ' ') for n in sizes)} {what}")
+    return (f"Scale: {', '.join(map(str, epochs)) or '?'} epochs, " + "".join(f"{d}, " for d in data)
+            + f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or '?'}")
 
 
 def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
