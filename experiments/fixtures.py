@@ -16,11 +16,17 @@ import numpy as np
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def _images_and_labels(n: int, shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _images_and_labels(n: int, shape: tuple[int, ...], seed: int,
+                       learnable: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Random pixels, or (``learnable``) noise whose brightness is 10 + 19 * label: a class a
+    network can learn in a few steps, to check that training works, not only that it runs."""
     rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(n, *shape), dtype=np.uint8)
     labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
-    return images, labels
+    if learnable:
+        noise = rng.integers(0, 64, size=(n, *shape))
+        brightness = 10 + 19 * labels.reshape(n, *[1] * len(shape)).astype(int)
+        return np.clip(noise + brightness, 0, 255).astype(np.uint8), labels
+    return rng.integers(0, 256, size=(n, *shape), dtype=np.uint8), labels
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:
@@ -29,14 +35,15 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
-def write_mnist(root: str | Path, n_train: int, n_test: int, seed: int = 0, folder: str = "MNIST") -> Path:
+def write_mnist(root: str | Path, n_train: int, n_test: int, seed: int = 0, folder: str = "MNIST",
+                learnable: bool = False) -> Path:
     """Write the four uncompressed MNIST IDX files under ``root/<folder>/raw``; return that folder.
 
     ``folder="FashionMNIST"`` gives Fashion-MNIST's layout (the same format, another folder)."""
     raw = Path(root) / folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for prefix, n, split_seed in (("train", n_train, seed), ("t10k", n_test, seed + 1)):
-        images, labels = _images_and_labels(n, (28, 28), split_seed)
+        images, labels = _images_and_labels(n, (28, 28), split_seed, learnable)
         _write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
     return raw
@@ -54,16 +61,16 @@ def _write_cifar_batch(path: Path, images: np.ndarray, labels: np.ndarray, name:
         pickle.dump(batch, f, protocol=2)
 
 
-def write_cifar10(root: str | Path, n_train: int, n_test: int, seed: int = 0) -> Path:
+def write_cifar10(root: str | Path, n_train: int, n_test: int, seed: int = 0, learnable: bool = False) -> Path:
     """Write data_batch_1..5, test_batch and batches.meta under ``root/cifar-10-batches-py``."""
     folder = Path(root) / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)
-    images, labels = _images_and_labels(n_train, (3, 32, 32), seed)
+    images, labels = _images_and_labels(n_train, (3, 32, 32), seed, learnable)
     bounds = np.linspace(0, n_train, 6).astype(int)  # five nearly equal training batches
     for i in range(5):
         lo, hi = bounds[i], bounds[i + 1]
         _write_cifar_batch(folder / f"data_batch_{i + 1}", images[lo:hi], labels[lo:hi], f"training batch {i + 1} of 5")
-    test_images, test_labels = _images_and_labels(n_test, (3, 32, 32), seed + 1)
+    test_images, test_labels = _images_and_labels(n_test, (3, 32, 32), seed + 1, learnable)
     _write_cifar_batch(folder / "test_batch", test_images, test_labels, "testing batch 1 of 1")
     meta = {"label_names": CIFAR10_CLASSES, "num_cases_per_batch": int(bounds[1]), "num_vis": 3072}
     with open(folder / "batches.meta", "wb") as f:

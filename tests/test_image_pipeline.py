@@ -1,18 +1,16 @@
 """Image classification end to end on fixture data in the real MNIST / CIFAR-10 formats:
-every model trains two batches and evaluates through the trainer, training on learnable images
-lowers the loss, and a mini sweep goes all the way to a table and a figure."""
+training on learnable images lowers the loss, and a mini sweep goes all the way to a table and a
+figure. Every model x task pair with its defaults: tests/test_model_task_defaults.py."""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -37,40 +35,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize(
-    ("task", "model"),
-    [("cifar10", "simple_dla"), ("cifar10", "vgg19"), ("cifar10", "resnet18"), ("cifar10", "googlenet"),
-     ("cifar10", "mobilenetv2"), ("mnist", "simple_dla"), ("mnist", "mnist_cnn")],
-)
-def test_every_model_trains_two_batches_and_evaluates(task: str, model: str, data_root: Path, tmp_path: Path) -> None:
-    cfg = compose_config([f"task={task}", f"model={model}", "schedule=dlrs", "trainer.epochs=1",
-                          "task.subset=4", "task.batch_size=2", "task.test_subset=4", "task.test_batch_size=4",
-                          f"paths.data={data_root}", f"paths.runs={tmp_path}", "task.download=false"], tiny=False)
-    summary = train(cfg)
-    assert summary["status"] == "completed" and summary["metric"] == "test_acc"
-    with open(one_run_dir(tmp_path) / "metrics.csv", newline="") as f:
-        (row,) = list(csv.DictReader(f))
-    assert 0.0 <= float(row["test_acc"]) <= 100.0 and float(row["test_loss"]) > 0
-    assert row["dlrs_regime"] in ("divergent", "stagnant", "convergent")  # two losses: DLRS acted
-
-
-def _write_learnable_mnist(root: Path, n_train: int, n_test: int) -> None:
-    """MNIST IDX files whose label shows in the image: brightness 10 + 19 * label, plus noise."""
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
-        rng = np.random.default_rng(seed)
-        labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
-        images = np.clip(rng.integers(0, 64, size=(n, 28, 28)) + 10 + 19 * labels[:, None, None].astype(int), 0, 255)
-        for kind, array in (("images", images.astype(np.uint8)), ("labels", labels)):
-            header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}i", *array.shape)
-            (raw / f"{prefix}-{kind}-idx{array.ndim}-ubyte").write_bytes(header + array.tobytes())
-
-
 def test_training_on_learnable_images_lowers_the_loss(tmp_path: Path) -> None:
     """Not only that it runs: five epochs of the fig5 preset (small CNN) on images whose class can
     be learnt bring the training loss well below its start and below chance, and the accuracy above chance."""
-    _write_learnable_mnist(tmp_path / "data", n_train=64, n_test=32)
+    write_mnist(tmp_path / "data", n_train=64, n_test=32, learnable=True)
     cfg = compose_config(["+experiment=fig5", "+scale=smoke", "model=mnist_cnn", "schedule=static",
                           "optimizer.lr=0.001",
                           "trainer.epochs=5", "task.subset=64", "task.batch_size=16", "task.test_subset=32",
