@@ -297,6 +297,31 @@ def test_initial_rate_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert rates["Static (2 seeds)"][1] == pytest.approx([0.05] * 3)
 
 
+def test_log_axes_shade_the_range_over_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Mean - std of losses that spread over decades is below zero; on a log axis the band is the
+    seeds' range instead (it would vanish off the bottom otherwise), on a linear axis ± std."""
+    runs = tmp_path / "runs"
+    for seed, losses, accs in ((50, (1.0, 0.01, 1e-3), (10.0, 50.0, 60.0)), (51, (1.0, 1.0, 0.5), (10.0, 20.0, 30.0)),
+                               (52, (1.0, 0.02, 1e-4), (10.0, 40.0, 80.0))):
+        write_fake_run(runs, "fig5", schedule="static", seed=seed, losses=losses, metric_values=accs)
+    figures = capture_figures(monkeypatch)
+    report.make_report("fig5", runs, tmp_path / "out")
+    fig = figures["fig5.png"]
+    (loss_ax,), (acc_ax,) = row(fig, 1, "train loss"), row(fig, 1, "test accuracy (%)")
+    assert loss_ax.get_yscale() == "log" and acc_ax.get_yscale() == "linear"
+
+    def band(ax: Any) -> np.ndarray:
+        (poly,) = ax.collections  # fill_between's polygon: its y values are the band's edges
+        return poly.get_paths()[0].vertices[:, 1]
+
+    ys = band(loss_ax)
+    assert ys.min() == pytest.approx(1e-4) and ys.max() == pytest.approx(1.0)  # min and max over the seeds
+    ys = band(acc_ax)
+    accs = np.array([60.0, 30.0, 80.0])
+    assert ys.min() == pytest.approx(min(10.0, accs.mean() - accs.std(ddof=1)))
+    assert ys.max() == pytest.approx(accs.mean() + accs.std(ddof=1))
+
+
 def test_table1_beside_paper(tmp_path: Path):
     runs = tmp_path / "runs"
     for seed, acc in ((50, 90.0), (51, 91.0)):

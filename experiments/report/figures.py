@@ -1,4 +1,4 @@
-"""Figures: loss, learning rate and metric curves per schedule (mean ± std over seeds)."""
+"""Figures: loss, learning rate and metric curves per schedule (mean over seeds; shaded: ± std, or the range on log axes)."""
 
 from __future__ import annotations
 
@@ -30,12 +30,17 @@ def _column_title(column: str, value: Any) -> str:
 
 
 def _schedule_curves(ax: plt.Axes, curves: pd.DataFrame, value: str, log: bool) -> None:
-    """One line per schedule: the mean over seeds per epoch, shaded ± std when there are several.
+    """One line per schedule: the mean over seeds per epoch, shaded when there are several seeds:
+    ± std on a linear axis, the range over the seeds (min to max) on a log axis, where mean - std
+    would fall below zero.
 
     Diverged seeds are left out of the mean (as in the tables) and drawn one by one, dotted.
     """
     if value not in curves.columns:
         return
+    values = pd.to_numeric(curves[value], errors="coerce")
+    positive = values[values > 0]
+    log = bool(log and len(positive) and positive.max() >= 10 * positive.min())  # within a decade linear reads better
     for sched in sorted(set(curves["schedule"]), key=lambda s: _rank("schedule", s)):
         sub = curves[curves["schedule"] == sched]
         status = sub.groupby("run_dir")["status"].first()
@@ -45,19 +50,19 @@ def _schedule_curves(ax: plt.Axes, curves: pd.DataFrame, value: str, log: bool) 
         notes = ([f"{n_runs} seeds"] if n_runs > 1 else []) + (
             [f"{n_div} diverged, dotted" if n_div < n_runs else "diverged"] if n_div else [])
         label: Optional[str] = name + (f" ({', '.join(notes)})" if notes else "")
-        stats = sub[~diverged].groupby("epoch")[value].agg(["mean", "std", "count"]).dropna(subset=["mean"])
+        stats = sub[~diverged].groupby("epoch")[value].agg(["mean", "std", "min", "max", "count"])
+        stats = stats.dropna(subset=["mean"])
         if not stats.empty:
             ax.plot(stats.index, stats["mean"], color=color, lw=1.3, label=label)
             label = None
             if stats["count"].max() > 1:
-                ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
-                                color=color, alpha=0.2, lw=0)
+                low, high = (stats["min"], stats["max"]) if log else (stats["mean"] - stats["std"],
+                                                                        stats["mean"] + stats["std"])
+                ax.fill_between(stats.index, low, high, color=color, alpha=0.2, lw=0)
         for _, run in sub[diverged].groupby("run_dir"):
             ax.plot(run["epoch"], run[value], ":", color=color, lw=1.0, label=label)
             label = None
-    values = pd.to_numeric(curves[value], errors="coerce")
-    positive = values[values > 0]
-    if log and len(positive) and positive.max() >= 10 * positive.min():  # within one decade linear reads better
+    if log:
         ax.set_yscale("log", nonpositive="clip")
         ax.yaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks are slow to draw and crowd the axis
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
