@@ -36,15 +36,15 @@ def fashion_root(tmp_path_factory) -> Path:
 
 
 def test_mnist_cnn_learns_fashion_mnist_with_its_defaults(compose, fashion_root, tmp_path) -> None:
-    """300 steps of batch 64 (19 200 real training images), evaluated on 2 000 real test images:
-    chance is 10 %; the CNN with its own default rate gets far above it."""
+    """150 steps of batch 64 (9 600 real training images), evaluated on 2 000 real test images:
+    chance is 10 %; the CNN with its own default rate gets far above it (about 80 % here)."""
     from experiments.trainer import train
 
     cfg = compose(["task=fashion_mnist", "model=mnist_cnn", f"paths.data={fashion_root}", f"paths.results={tmp_path}",
-                   "task.subset=19200", "task.test_subset=2000", "trainer.epochs=1", "task.download=false"], tiny=False)
+                   "task.subset=9600", "task.test_subset=2000", "trainer.epochs=1", "task.download=false"], tiny=False)
     assert cfg.optimizer.lr == 1e-3  # the model's own rate, not the task's 0.01
     summary = train(cfg)
     assert summary["status"] == "completed"
     accuracy = summary["final"]["test_acc"]
-    assert accuracy > 70.0, f"test accuracy {accuracy:.1f} % after 300 steps on real Fashion-MNIST"
+    assert accuracy > 70.0, f"test accuracy {accuracy:.1f} % after 150 steps on real Fashion-MNIST"
     assert json.loads((Path(cfg.run_dir) / "summary.json").read_text())["final"]["test_acc"] == accuracy
