@@ -2,7 +2,8 @@
 
 The readable base name comes from ``run_name`` in configs/config.yaml (task and its tag, model,
 schedule, optimizer, rate, seed). ``python -m experiments.run`` adds every other setting given on
-the command line or by a sweep, before the seed: ``trainer.epochs=50`` turns
+the command line or by a sweep, before the seed (a number or a boolean spelled as a sweep spells it,
+``true`` as ``True``, ``1e-3`` as ``0.001``, so a single run and its sweep job share a directory): ``trainer.epochs=50`` turns
 ``helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005_s50`` into ``..._adam-lr0.005_epochs50_s50``. So a
 run with other settings gets its own directory and never meets a finished run's; overwriting one
 stays explicit (``trainer.force=true``). Settings that are already in the base name, the preset
@@ -17,6 +18,7 @@ import hashlib
 import re
 from typing import Any, Iterable
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 # keys (or key prefixes) that never go into the name: the folder, the name itself, where files go
@@ -64,16 +66,29 @@ def _value_text(value: str) -> tuple[str, bool]:
     return text, False
 
 
+def _canonical(override: str, value: str) -> str:
+    """A scalar value as a sweep spells it (``true`` -> ``True``, ``1e-3`` -> ``0.001``), so that
+    ``task.shuffle=true`` on the command line and ``task.shuffle: false,true`` in a sweep name the
+    same run; anything else (strings, lists, unparsable text) as it was written."""
+    try:
+        parsed = OverridesParser.create().parse_override(override)
+    except Exception:  # the run itself reports bad syntax; the name keeps the text
+        return value
+    if parsed.is_sweep_override() or not isinstance(parsed.value(), (bool, int, float)):
+        return value
+    return parsed.get_value_element_as_str()
+
+
 def _parse(override: str) -> tuple[str, str | None, bool]:
     """(key, value, is_delete) of one command-line override such as ``+trainer.epochs=5`` or ``~task.x``."""
     delete = override.startswith("~")
     body = override.lstrip("+~")
     key, sep, value = body.partition("=")
-    return key.strip(), (value if sep else None), delete
+    return key.strip(), (_canonical(override, value) if sep else None), delete
 
 
 def settings_label(cfg: DictConfig, overrides: Iterable[str]) -> str:
-    """``epochs50_shuffle-true``: the settings in ``overrides`` the base name does not show ('' if none)."""
+    """``epochs50_shuffle-True``: the settings in ``overrides`` the base name does not show ('' if none)."""
     in_name = keys_in_base_name(cfg)
     groups_in_name = {ref.rpartition(".")[0] for ref in in_name if ref.endswith(".name")}
     leaves = _leaf_counts(OmegaConf.to_container(cfg, resolve=False), {})

@@ -153,7 +153,14 @@ def test_names_hold_every_setting_from_the_command_line() -> None:
     assert _name([]) == f"{BASE}_s50"
     assert _name(["trainer.epochs=50"]) == f"{BASE}_epochs50_s50"
     assert _name(["trainer.epochs=50", "trainer.seed=51"]) == f"{BASE}_epochs50_s51"
-    assert _name(["task.shuffle=true", "task.batch_size=50"]) == f"{BASE}_batch_size50_shuffle-true_s50"
+    assert _name(["task.shuffle=true", "task.batch_size=50"]) == f"{BASE}_batch_size50_shuffle-True_s50"
+    # a value is spelled as a sweep spells it, so a single run finds the directory its sweep job wrote
+    for spelling in ("true", "True", "TRUE"):
+        assert _name([f"task.shuffle={spelling}"]) == f"{BASE}_shuffle-True_s50"
+    assert _name(["schedule.min_lr=1e-4"]) == _name(["schedule.min_lr=0.0001"])
+    for job in _sweep_jobs(["task.shuffle=false,true", "schedule.min_lr=1e-4,1e-5"], {}):
+        typed = [line.replace("False", "false").replace("True", "true").replace("0.0001", "1e-4") for line in job]
+        assert _name(typed) == _name(job), job
     # already in the base name, where files go, execution only, the preset choice: nothing added
     assert _name(["task.frequency=2000", "schedule=static", "optimizer.lr=0.01", "trainer.seed=7"]) == \
         "helmholtz-f2000_pinn_mlp_static_adam-lr0.01_s7"
@@ -161,7 +168,7 @@ def test_names_hold_every_setting_from_the_command_line() -> None:
                   "trainer.progress=log", "trainer.checkpoint_every=5", "trainer.force=true"]) == f"{BASE}_s50"
     assert _name(["task=mnist", "model=mnist_cnn", "task.batch_size=128"]) == "mnist-bs128_mnist_cnn_dlrs_adam-lr0.001_s50"
     # the same leaf in two sections keeps its section; long values become a short hash
-    assert _name(["schedule.min_lr=1e-4"]) == f"{BASE}_schedule.min_lr1e-4_s50"
+    assert _name(["schedule.min_lr=1e-4"]) == f"{BASE}_schedule.min_lr0.0001_s50"
     long = _name(["schedule=replay", "schedule.metrics_csv=results/runs/default/some-long-run-name/metrics.csv"])
     assert re.fullmatch(r"helmholtz-f1000_pinn_mlp_replay_adam-lr0\.005_metrics_csv-[0-9a-f]{8}_s50", long), long
     assert _name(["+scale=smoke"]) == f"{BASE}_scale-smoke_s50"
