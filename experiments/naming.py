@@ -2,13 +2,14 @@
 
 The readable base name comes from ``run_name`` in configs/config.yaml (task and its tag, model,
 schedule, optimizer, rate, seed). ``python -m experiments.run`` adds every other setting given on
-the command line or by a sweep, before the seed (a number or a boolean spelled as a sweep spells it,
-``true`` as ``True``, ``1e-3`` as ``0.001``, so a single run and its sweep job share a directory): ``trainer.epochs=50`` turns
-``helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005_s50`` into ``..._adam-lr0.005_epochs50_s50``. So a
-run with other settings gets its own directory and never meets a finished run's; overwriting one
-stays explicit (``trainer.force=true``). Settings that are already in the base name, the preset
-choice (``+experiment=``, which names the folder), where files go (``paths.*``) and settings that
-do not change what a run computes (``trainer.device``, ``trainer.progress``, ...) add nothing.
+the command line or by a sweep, before the seed: ``trainer.epochs=50`` turns
+``helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005_s50`` into ``..._adam-lr0.005_epochs50_s50``. Numbers
+and booleans are spelled as a sweep spells them (``true`` as ``True``, ``1e-3`` as ``0.001``), so a
+single run and the same sweep job share a directory. So a run with other settings gets its own
+directory and never meets a finished run's; overwriting one stays explicit (``trainer.force=true``).
+Settings that are already in the base name, the preset choice (``+experiment=``, which names the
+folder), where files go (``paths.*``) and settings that do not change what a run computes
+(``trainer.device``, ``trainer.progress``, ...) add nothing.
 A ``run_name=...`` given on the command line is used as it is. Torch-free.
 """
 
