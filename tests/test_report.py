@@ -453,3 +453,32 @@ def test_fig2_from_a_real_pinn_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     curves = report.load_curves(tmp_path / "runs", "fig2")
     assert list(curves.epoch) == [1, 2, 3] and curves.schedule.eq("dlrs").all()
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+def test_ablation_table_shows_what_the_rule_saw(tmp_path: Path):
+    """Stagnant share, early |slope|, first epoch at min_lr and time there, by hand for six epochs."""
+    run_dir = write_fake_run(tmp_path / "runs", "dlrs_ablation", task="helmholtz", model="pinn_mlp",
+                             schedule="dlrs", seed=50, batch_size=1000, frequency=1000.0,
+                             losses=(6, 5, 4, 3, 2, 1), metric_values=(0.9, 0.5, 0.3, 0.2, 0.1, 0.05))
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    metrics["dlrs_slope"] = [-0.4, 0.2, 0.1, -0.1, 0.3, 0.05]
+    metrics["dlrs_regime"] = ["convergent", "stagnant", "stagnant", "convergent", "stagnant", "stagnant"]
+    metrics["lr"] = [1e-3, 2e-4, 1.04e-4, 1e-4, 1.2e-4, 1e-4]  # min_lr 1e-4; 1.04e-4 is within 5 %, 1.2e-4 not
+    metrics.to_csv(run_dir / "metrics.csv", index=False)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["task"]["shuffle"] = True
+    config["schedule"]["min_lr"] = 1e-4
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    write_fake_run(tmp_path / "runs", "dlrs_ablation", task="helmholtz", model="pinn_mlp", schedule="static",
+                   seed=50, batch_size=1000, frequency=1000.0, losses=(6, 5, 4, 3, 2, 1),
+                   metric_values=(0.9, 0.5, 0.3, 0.2, 0.1, 0.05))
+    report.make_report("dlrs_ablation", tmp_path / "runs", tmp_path / "out")
+    table = pd.read_csv(tmp_path / "out" / "tables" / "dlrs_ablation.csv").set_index("schedule")
+    dlrs = table.loc["dlrs"]
+    assert dlrs.stagnant_pct_mean == pytest.approx(400 / 6)
+    assert dlrs.early_abs_slope_mean == pytest.approx(0.3)  # first third: |-0.4| and |0.2|
+    assert dlrs.first_epoch_at_min_lr_mean == 3
+    assert dlrs.at_min_lr_pct_mean == pytest.approx(50.0)  # epochs 3, 4 and 6
+    assert table.loc["static", ["stagnant_pct_mean", "early_abs_slope_mean", "at_min_lr_pct_mean"]].isna().all()
+    md = (tmp_path / "out" / "tables" / "dlrs_ablation.md").read_text()
+    assert "| Stagnant epochs (%) | Mean abs. slope, first third | First epoch at min lr | Epochs at min lr (%) |" in md

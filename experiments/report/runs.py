@@ -6,6 +6,8 @@ with their status; a damaged file is skipped with a warning. No torch import.
 
 from __future__ import annotations
 
+import math
+
 import json
 import warnings
 from pathlib import Path
@@ -22,6 +24,7 @@ RUN_COLUMNS = ["run_name", "status", "task", "model", "schedule", "optimizer", "
                "seed", "epochs", "epochs_completed", "metric"]
 # the PINN's target (the paper's "< 1 %", the authors' stopping rule was 0.9 %)
 REL_ERROR_TARGET = 0.01
+MIN_LR_TOLERANCE = 1.05  # a rate within 5 % of a rule's min_lr counts as at its floor
 CURVE_KEYS = ["run_name", "status", "task", "model", "schedule", "optimizer", "batch_size", "frequency", "shuffle", "seed",
               "run_dir"]  # the run's initial rate is not attached: the curve's own "lr" column is the rate used
 
@@ -131,6 +134,8 @@ def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
     cfg = _read_config(run_dir) or {}
     task = cfg.get("task") if isinstance(cfg.get("task"), dict) else {}
     row.update({key: task.get(key) for key in ("shuffle", "subset", "test_subset")})
+    schedule = cfg.get("schedule") if isinstance(cfg.get("schedule"), dict) else {}
+    row.update(_rule_statistics(metrics, schedule.get("min_lr")))
     row["run_dir"] = str(run_dir)
     return row
 
@@ -151,6 +156,30 @@ def _trajectory(metrics: Optional[pd.DataFrame], metric: Optional[str], row: dic
         if metric == "rel_error":
             below = metrics["epoch"][values < REL_ERROR_TARGET]
             out["first_epoch_below_1pct"] = int(below.iloc[0]) if len(below) else float("nan")
+    return out
+
+
+def _rule_statistics(metrics: Optional[pd.DataFrame], min_lr: Any) -> dict[str, Any]:
+    """What a loss-driven rule saw and did, from metrics.csv (NaN for other schedules): the share of
+    epochs it called stagnant; its mean |slope| over the first third of the run, when it sets the
+    rate's course (how noisy the slope was); the first epoch at its lower bound ``min_lr`` and the
+    share of epochs spent there (within 5 %: a convergent step lifts the rate a little off it)."""
+    nan = float("nan")
+    out: dict[str, Any] = {"stagnant_pct": nan, "early_abs_slope": nan, "first_epoch_at_min_lr": nan,
+                           "at_min_lr_pct": nan}
+    if metrics is None or "dlrs_slope" not in metrics.columns or not metrics["dlrs_slope"].notna().any():
+        return out
+    decided = metrics["dlrs_regime"].dropna() if "dlrs_regime" in metrics.columns else pd.Series(dtype=object)
+    if len(decided):
+        out["stagnant_pct"] = 100.0 * float((decided == "stagnant").mean())
+    slopes = pd.to_numeric(metrics["dlrs_slope"], errors="coerce")
+    out["early_abs_slope"] = float(slopes.iloc[: max(1, len(slopes) // 3)].abs().mean())
+    floor = _float(min_lr)
+    if math.isfinite(floor) and floor > 0 and "lr" in metrics.columns:
+        at_floor = pd.to_numeric(metrics["lr"], errors="coerce") <= floor * MIN_LR_TOLERANCE
+        out["at_min_lr_pct"] = 100.0 * float(at_floor.mean())
+        if at_floor.any():
+            out["first_epoch_at_min_lr"] = int(metrics["epoch"][at_floor].iloc[0])
     return out
 
 

@@ -107,16 +107,18 @@ def build_table(kind: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFra
 
 PINN_VALUES = ["final_rel_error", "best_rel_error", "best_epoch", "first_epoch_below_1pct", "final_lr",
                "final_train_loss", "total_time_s"]
+RULE_VALUES = ["stagnant_pct", "early_abs_slope", "first_epoch_at_min_lr", "at_min_lr_pct"]  # what a loss-driven rule saw (ablation tables)
 
 
 def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    agg = aggregate(runs, by, PINN_VALUES)
+    ablation = "shuffle" in by
+    agg = aggregate(runs, by, PINN_VALUES + (RULE_VALUES if ablation else []))
     # how many seeds got below 1 % at some epoch (the mean epoch is over those seeds only)
     reached = runs.assign(_hit=pd.to_numeric(runs.get("first_epoch_below_1pct"), errors="coerce").notna())
     hits = reached.groupby(by, dropna=False, sort=False)["_hit"].sum()
     agg["n_below_1pct"] = [int(hits.get(tuple(r[c] for c in by), 0)) for _, r in agg.iterrows()]
     columns: dict[str, Any] = {"Frequency (Hz)": agg["frequency"].map(_g)}
-    if "shuffle" in by:
+    if ablation:
         columns["Batches"] = agg["shuffle"].map(lambda v: "reshuffled" if v is True or v is None else "fixed order")
     first = [f"{m:.0f} ({n}/{k})" if n else f"never (0/{k})"
              for m, n, k in zip(agg["first_epoch_below_1pct_mean"], agg["n_below_1pct"], agg["n_seeds"])]
@@ -126,8 +128,17 @@ def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.Dat
         "Best at epoch": _pm(agg, "best_epoch", ".0f"), "First epoch < 1 % (seeds)": first,
         "Final lr": _pm(agg, "final_lr", ".2e"), "Final loss": _pm(agg, "final_train_loss", ".2e"),
         "Time (s)": _pm(agg, "total_time_s", ".1f"), "Status": agg["status"]})
-    return agg, pd.DataFrame(columns), ("Helmholtz PINN: final and best relative L2 error, the first epoch below 1 % "
-                                        "(the authors' stopping rule), the rate in the last epoch, final loss, run time")
+    caption = ("Helmholtz PINN: final and best relative L2 error, the first epoch below 1 % (the authors' stopping "
+               "rule), the rate in the last epoch, final loss, run time")
+    if ablation:  # the rule's side: how often it saw a stagnant epoch, how noisy its slope was, time at its floor
+        columns.update({"Stagnant epochs (%)": _pm(agg, "stagnant_pct", ".0f"),
+                        "Mean abs. slope, first third": _pm(agg, "early_abs_slope", ".3f"),
+                        "First epoch at min lr": _pm(agg, "first_epoch_at_min_lr", ".0f"),
+                        "Epochs at min lr (%)": _pm(agg, "at_min_lr_pct", ".0f")})
+        caption += ("; for the loss-driven rules, the share of epochs they called stagnant, their mean |slope| "
+                    "(L_B - L_1) / mean L over the first third of the epochs, the first epoch at the lower bound "
+                    "min_lr (within 5 %; mean over the seeds that reached it) and the share of epochs spent there")
+    return agg, pd.DataFrame(columns), caption
 
 
 def _lr_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
