@@ -477,8 +477,9 @@ def test_ablation_table_shows_what_the_rule_saw(tmp_path: Path):
     dlrs = table.loc["dlrs"]
     assert dlrs.stagnant_pct_mean == pytest.approx(400 / 6)
     assert dlrs.early_abs_slope_mean == pytest.approx(0.3)  # first third: |-0.4| and |0.2|
-    assert dlrs.first_epoch_at_min_lr_mean == 3
+    assert dlrs.first_epoch_at_min_lr_mean == 3 and dlrs.n_at_min_lr == 1
     assert dlrs.at_min_lr_pct_mean == pytest.approx(50.0)  # epochs 3, 4 and 6
     assert table.loc["static", ["stagnant_pct_mean", "early_abs_slope_mean", "at_min_lr_pct_mean"]].isna().all()
     md = (tmp_path / "out" / "tables" / "dlrs_ablation.md").read_text()
-    assert "| Stagnant epochs (%) | Mean abs. slope, first third | First epoch at min lr | Epochs at min lr (%) |" in md
+    assert "| Stagnant epochs (%) | Mean abs. slope, first third | First epoch at min lr (seeds) | Epochs at min lr (%) |" in md
+    assert "| 3 (1/1) " in md and md.count("| —  ") >= 1

@@ -107,21 +107,27 @@ def build_table(kind: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFra
 
 PINN_VALUES = ["final_rel_error", "best_rel_error", "best_epoch", "first_epoch_below_1pct", "final_lr",
                "final_train_loss", "total_time_s"]
-RULE_VALUES = ["stagnant_pct", "early_abs_slope", "first_epoch_at_min_lr", "at_min_lr_pct"]  # what a loss-driven rule saw (ablation tables)
+RULE_VALUES = ["stagnant_pct", "early_abs_slope", "first_epoch_at_min_lr", "at_min_lr_pct"]  # ablation tables only
+
+
+def _first_epoch(runs: pd.DataFrame, agg: pd.DataFrame, by: list[str], value: str, count: str) -> list[str]:
+    """``1234 (2/3)``: the mean first epoch over the seeds that got there, and how many did (stored in
+    agg[count]); ``never (0/3)``."""
+    reached = runs.assign(_hit=pd.to_numeric(runs.get(value), errors="coerce").notna())
+    hits = reached.groupby(by, dropna=False, sort=False)["_hit"].sum()
+    counts = [int(hits.get(tuple(r[c] for c in by), 0)) for _, r in agg.iterrows()]
+    agg[count] = counts
+    return [f"{m:.0f} ({n}/{k})" if n else f"never (0/{k})"
+            for m, n, k in zip(agg[f"{value}_mean"], counts, agg["n_seeds"])]
 
 
 def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     ablation = "shuffle" in by
     agg = aggregate(runs, by, PINN_VALUES + (RULE_VALUES if ablation else []))
-    # how many seeds got below 1 % at some epoch (the mean epoch is over those seeds only)
-    reached = runs.assign(_hit=pd.to_numeric(runs.get("first_epoch_below_1pct"), errors="coerce").notna())
-    hits = reached.groupby(by, dropna=False, sort=False)["_hit"].sum()
-    agg["n_below_1pct"] = [int(hits.get(tuple(r[c] for c in by), 0)) for _, r in agg.iterrows()]
     columns: dict[str, Any] = {"Frequency (Hz)": agg["frequency"].map(_g)}
     if ablation:
         columns["Batches"] = agg["shuffle"].map(lambda v: "reshuffled" if v is True or v is None else "fixed order")
-    first = [f"{m:.0f} ({n}/{k})" if n else f"never (0/{k})"
-             for m, n, k in zip(agg["first_epoch_below_1pct_mean"], agg["n_below_1pct"], agg["n_seeds"])]
+    first = _first_epoch(runs, agg, by, "first_epoch_below_1pct", "n_below_1pct")
     columns.update({
         "Schedule": agg["schedule"].map(_schedule_label), "Seeds": agg["n_seeds"],
         "Final rel. error": _pm(agg, "final_rel_error", ".2e"), "Best rel. error": _pm(agg, "best_rel_error", ".2e"),
@@ -133,7 +139,8 @@ def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.Dat
     if ablation:  # the rule's side: how often it saw a stagnant epoch, how noisy its slope was, time at its floor
         columns.update({"Stagnant epochs (%)": _pm(agg, "stagnant_pct", ".0f"),
                         "Mean abs. slope, first third": _pm(agg, "early_abs_slope", ".3f"),
-                        "First epoch at min lr": _pm(agg, "first_epoch_at_min_lr", ".0f"),
+                        "First epoch at min lr (seeds)": [v if rule else "—" for v, rule in zip(
+                            _first_epoch(runs, agg, by, "first_epoch_at_min_lr", "n_at_min_lr"), agg["stagnant_pct_mean"].notna())],
                         "Epochs at min lr (%)": _pm(agg, "at_min_lr_pct", ".0f")})
         caption += ("; for the loss-driven rules, the share of epochs they called stagnant, their mean |slope| "
                     "(L_B - L_1) / mean L over the first third of the epochs, the first epoch at the lower bound "
