@@ -10,9 +10,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .errors import UserError
+
+if TYPE_CHECKING:  # annotations only: the report tools use this module without torch
+    import torch
 
 # mkstemp creates files readable by their owner only; result files get the usual umask mode instead
 _UMASK = os.umask(0o022)

@@ -161,6 +161,18 @@ def one_run_dir(runs: Path) -> Path:
     return config.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_intra_op_thread():
+    """In-process training runs use one intra-op thread, as the CLI subprocesses do
+    (OMP_NUM_THREADS=1): on two shared cores a second thread mostly spin-waits."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session", name="run_cli")
 def run_cli_fixture() -> Callable[..., subprocess.CompletedProcess]:
     return run_cli

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
@@ -39,14 +38,6 @@ def _compose(overrides: list[str], hydra: bool = False) -> DictConfig:
 
 def _name(overrides: list[str]) -> str:
     return name_with_settings(_compose(overrides), overrides)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ---- 2. one name per setting ------------------------------------------------------------------

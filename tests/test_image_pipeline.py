@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from conftest import REPO, compose_config, one_run_dir, run_cli, scaled
 from experiments.fixtures import write_cifar10, write_mnist
@@ -25,14 +24,6 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_mnist(root, n_train=16, n_test=8)
     write_cifar10(root, n_train=20, n_test=8)
     return root
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # two shared cores: a second thread only waits
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_training_on_learnable_images_lowers_the_loss(tmp_path: Path) -> None:

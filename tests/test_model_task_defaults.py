@@ -15,7 +15,6 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 
 from conftest import compose_config, one_run_dir
 from experiments.config_check import check_config
@@ -72,14 +71,6 @@ def learnable_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_mnist(root, n_train=64, n_test=32, folder=folder, learnable=True)
     write_cifar10(root, n_train=64, n_test=32, learnable=True)
     return root
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # two shared cores: a second thread only waits
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("pairs", list(IMAGE_RUNS.values()),

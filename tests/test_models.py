@@ -19,15 +19,6 @@ EXPECTED_PARAMS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny batches gain nothing from intra-op threads; on a shared CPU they mostly spin-wait."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_registry_names() -> None:
     assert set(IMAGE_MODELS) == {"simple_dla", "vgg19", "resnet18", "googlenet", "mobilenetv2", "mnist_cnn"}
 

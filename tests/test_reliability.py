@@ -18,7 +18,6 @@ import errno
 import json
 import math
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -41,24 +40,11 @@ LONG = ["trainer.epochs=40", "trainer.checkpoint_every=5"]
 BATCHES = 4  # n_points=200 / batch_size=50
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as in the CLI subprocesses (OMP_NUM_THREADS=1): fast on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The uninterrupted LONG run: its metrics (without times) and summary."""
-    runs, threads = tmp_path_factory.mktemp("reference"), torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        summary = train(compose_config([*LONG, f"paths.runs={runs}"]))
-    finally:
-        torch.set_num_threads(threads)
+    runs = tmp_path_factory.mktemp("reference")
+    summary = train(compose_config([*LONG, f"paths.runs={runs}"]))
     assert summary["status"] == "completed"
     return {"rows": read_metrics(one_run_dir(runs)), "summary": summary}
 

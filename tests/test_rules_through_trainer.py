@@ -17,7 +17,6 @@ from types import SimpleNamespace
 from typing import Sequence
 
 import pytest
-import torch
 
 from conftest import CLI_TIMEOUT, REPO, cli_env, compose_config, one_run_dir, read_metrics, run_group
 from dlrs import adacomp_lr, dlrs_decision
@@ -29,14 +28,6 @@ from probes import Probe
 EXACT = 1e-12  # relative: only a different order of float rounding may differ
 BATCHES = 4  # the tiny PINN: n_points=200 / batch_size=50
 DLRS_KEYS = ("delta_d", "delta_o", "delta_i", "min_lr", "max_lr")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _dlrs_params(cfg) -> dict[str, float]:

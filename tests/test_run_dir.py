@@ -23,24 +23,11 @@ from experiments.trainer import train
 BASE = ["trainer.epochs=2", "trainer.checkpoint_every=1", "trainer.progress=none"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """runs/ holding one finished run (config, metrics, summary, checkpoint, figures)."""
     runs = tmp_path_factory.mktemp("finished")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert train(compose_config([*BASE, f"paths.runs={runs}"]))["status"] == "completed"
-    finally:
-        torch.set_num_threads(threads)
+    assert train(compose_config([*BASE, f"paths.runs={runs}"]))["status"] == "completed"
     return runs
 
 

@@ -51,14 +51,6 @@ CASES = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # two shared cores: a second thread only waits
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
@@ -73,8 +65,7 @@ def _read_rows(run_dir: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module", params=list(CASES), ids=list(CASES))
-def run(request: pytest.FixtureRequest, data_root: Path, tmp_path_factory: pytest.TempPathFactory,
-        one_thread) -> SimpleNamespace:
+def run(request: pytest.FixtureRequest, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """One probed two-epoch run per case (shared by the tests below)."""
     dataset, overrides, augmented = CASES[request.param]
     runs = tmp_path_factory.mktemp(request.param)
