@@ -137,10 +137,11 @@ def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.Dat
     caption = ("Helmholtz PINN: final and best relative L2 error, the first epoch below 1 % (the authors' stopping "
                "rule), the rate in the last epoch, final loss, run time")
     if ablation:  # the rule's side: how often it saw a stagnant epoch, how noisy its slope was, time at its floor
+        at_floor = _first_epoch(runs, agg, by, "first_epoch_at_min_lr", "n_at_min_lr")
         columns.update({"Stagnant epochs (%)": _pm(agg, "stagnant_pct", ".0f"),
                         "Mean abs. slope, first third": _pm(agg, "early_abs_slope", ".3f"),
-                        "First epoch at min lr (seeds)": [v if rule else "—" for v, rule in zip(
-                            _first_epoch(runs, agg, by, "first_epoch_at_min_lr", "n_at_min_lr"), agg["stagnant_pct_mean"].notna())],
+                        "First epoch at min lr (seeds)": [text if rule else "—" for text, rule in
+                                                          zip(at_floor, agg["stagnant_pct_mean"].notna())],
                         "Epochs at min lr (%)": _pm(agg, "at_min_lr_pct", ".0f")})
         caption += ("; for the loss-driven rules, the share of epochs they called stagnant, their mean |slope| "
                     "(L_B - L_1) / mean L over the first third of the epochs, the first epoch at the lower bound "
