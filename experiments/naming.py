@@ -15,6 +15,7 @@ A ``run_name=...`` given on the command line is used as it is. Torch-free.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any, Iterable
@@ -67,12 +68,18 @@ def _value_text(value: str) -> tuple[str, bool]:
     return text, False
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> OverridesParser:
+    """Hydra's override grammar, built once (every job of a sweep names itself with it)."""
+    return OverridesParser.create()
+
+
 def _canonical(override: str, value: str) -> str:
     """A scalar value as a sweep spells it (``true`` -> ``True``, ``1e-3`` -> ``0.001``), so that
     ``task.shuffle=true`` on the command line and ``task.shuffle: false,true`` in a sweep name the
     same run; anything else (strings, lists, unparsable text) as it was written."""
     try:
-        parsed = OverridesParser.create().parse_override(override)
+        parsed = _parser().parse_override(override)
     except Exception:  # the run itself reports bad syntax; the name keeps the text
         return value
     if parsed.is_sweep_override() or not isinstance(parsed.value(), (bool, int, float)):

@@ -6,9 +6,8 @@ with their status; a damaged file is skipped with a warning. No torch import.
 
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any, Optional
