@@ -345,7 +345,7 @@ def test_table1_beside_paper(tmp_path: Path):
     vgg = next(line for line in md.splitlines() if line.startswith("| VGG-19"))
     assert "diverged" in vgg and "91.98 ± —" in vgg and "89.28" in vgg
     assert "| SimpleDLA" in md and "90.50 ± 0.71" in md and "+1.50" in md
-    assert all(p.stat().st_size > 0 for p in paths) and len(paths) == 6
+    assert all(p.stat().st_size > 0 for p in paths) and len(paths) == 7
 
 
 def test_fig2_from_fake_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -386,7 +386,15 @@ def test_fig2_from_fake_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert dlrs.total_time_s_mean == pytest.approx(6.0)
     md = (tmp_path / "out" / "tables" / "fig2.md").read_text()
     assert "| 500            | Static   | 2     | diverged" in md  # the table has a Seeds column
-    assert {p.name for p in paths} == {"fig2.csv", "fig2.md", "fig2.png", "fig2.pdf", "fig2_lr.png", "fig2_lr.pdf"}
+    assert {p.name for p in paths} == {"fig2.csv", "fig2.md", "fig2_runs.csv", "fig2.png", "fig2.pdf", "fig2_lr.png",
+                                       "fig2_lr.pdf"}
+    # every seed's own numbers, in the table's order, without machine paths or all-empty columns
+    per_run = pd.read_csv(tmp_path / "out" / "tables" / "fig2_runs.csv")
+    assert list(zip(per_run.frequency, per_run.schedule, per_run.seed)) == [
+        (f, s, seed) for f in (250, 500) for s in ("static", "dlrs") for seed in (50, 51)]
+    assert per_run.final_rel_error[2:4].tolist() == pytest.approx([0.004, 0.008])
+    assert per_run.status.tolist()[4:6] == ["diverged", "diverged"]
+    assert "run_dir" not in per_run and "test_subset" not in per_run
 
 
 def test_no_runs_writes_nothing(tmp_path: Path, capsys):

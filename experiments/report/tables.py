@@ -221,13 +221,34 @@ def scale_text(runs: pd.DataFrame) -> str:
             + f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or '?'}")
 
 
+# the per-run table: what identifies a run (in this order, which is also its sort order), then its numbers
+RUN_KEYS = ["task", "model", "frequency", "batch_size", "lr", "shuffle", "subset", "test_subset", "schedule",
+            "optimizer", "seed", "run_name", "status", "metric", "epochs", "epochs_completed"]
+RUN_LOCAL = ("run_dir", "higher_is_better")  # machine paths and bookkeeping: not for a shared table
+
+
+def per_run_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run (every seed, any status) with the numbers the aggregated table averages, so a
+    per-seed value can be looked up, not only mean ± std; columns empty for every run are left out."""
+    keys = [c for c in RUN_KEYS if c in runs.columns]
+    values = [c for c in runs.columns if c not in keys and c not in RUN_LOCAL]
+    table = runs[keys + values].dropna(axis="columns", how="all")
+    order = sorted(range(len(table)), key=lambda i: tuple(
+        _rank(c, table.iloc[i][c]) for c in table.columns if c in keys[: keys.index("seed") + 1]))
+    return table.iloc[order].reset_index(drop=True)
+
+
 def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """tables/<experiment>.csv (numbers) and tables/<experiment>.md (mean ± std text)."""
+    """tables/<experiment>.csv (numbers), tables/<experiment>.md (mean ± std text) and
+    tables/<experiment>_runs.csv (one row per run)."""
     numeric, shown, caption = build_table(kind, runs)
-    csv_path, md_path = Path(out_dir) / "tables" / f"{experiment}.csv", Path(out_dir) / "tables" / f"{experiment}.md"
+    tables = Path(out_dir) / "tables"
+    csv_path, md_path, runs_path = (tables / f"{experiment}{suffix}" for suffix in (".csv", ".md", "_runs.csv"))
     write_text_atomic(csv_path, numeric.to_csv(index=False, float_format="%.10g"))  # no 0.37999999999999545
     note = "Mean ± std over seeds (— : a single seed or no value); diverged seeds are counted, not averaged."
-    write_text_atomic(md_path, f"**{experiment}** — {caption}.\n{scale_text(runs)}. {note}\n\n{to_markdown(shown)}")
-    return [csv_path, md_path]
+    write_text_atomic(md_path, f"**{experiment}** — {caption}.\n{scale_text(runs)}. {note} "
+                               f"Every run's own numbers: `{runs_path.name}`.\n\n{to_markdown(shown)}")
+    write_text_atomic(runs_path, per_run_table(runs).to_csv(index=False, float_format="%.10g"))
+    return [csv_path, md_path, runs_path]
 
 
