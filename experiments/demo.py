@@ -162,8 +162,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for run_dir in runs["run_dir"]:
         print(f"run:    {run_dir}")
     print(f"figure: {figure}   (wall time {time.monotonic() - started:.0f} s)")
-    print(f"the full-length comparison (10 000 epochs at 1000 and 2000 Hz, made with reshuffled batches): {FULL_FIGURE}; "
-          "all five frequencies: make fig2")
+    print(f"the full-length comparison (all five frequencies, 10 000 epochs, seed 50): {FULL_FIGURE}; "
+          "make fig2 SEEDS=50 reruns it")
     return 0
 
 
