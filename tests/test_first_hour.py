@@ -285,7 +285,7 @@ def test_make_report_all_keeps_ad_hoc_reports_beside_their_runs(tmp_path: Path) 
     proc = subprocess.run([sys.executable, str(REPO / "scripts" / "make_report.py"), "all", "--runs", str(runs),
                            "--out", str(out)], capture_output=True, text=True, env=cli_env(), timeout=scaled(300))
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (out / "tables").iterdir()) == ["fig9.csv", "fig9.md"]
+    assert sorted(p.name for p in (out / "tables").iterdir()) == ["fig9.csv", "fig9.md", "fig9_runs.csv"]
     assert not list(out.glob("*/default*"))
     assert (runs / "default" / "report" / "tables" / "default.md").exists()
     assert str(runs / "default" / "report" / "figures" / "default.png") in proc.stdout
