@@ -233,9 +233,9 @@ def per_run_table(runs: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in RUN_KEYS if c in runs.columns]
     values = [c for c in runs.columns if c not in keys and c not in RUN_LOCAL]
     table = runs[keys + values].dropna(axis="columns", how="all")
-    order = sorted(range(len(table)), key=lambda i: tuple(
-        _rank(c, table.iloc[i][c]) for c in table.columns if c in keys[: keys.index("seed") + 1]))
-    return table.iloc[order].reset_index(drop=True)
+    sort_by = [c for c in RUN_KEYS[: RUN_KEYS.index("seed") + 1] if c in table.columns]
+    rows = sorted(table.to_dict("records"), key=lambda row: tuple(_rank(c, row[c]) for c in sort_by))
+    return pd.DataFrame(rows, columns=table.columns)
 
 
 def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
