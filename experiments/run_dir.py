@@ -267,8 +267,32 @@ class RunDir:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def provenance() -> dict[str, Any]:
+    """What a rerun needs besides the config: CPU results depend on the thread count and the torch
+    build, and the code on the commit (``dirty``: the checkout had uncommitted changes)."""
+    import platform
+    import subprocess
+
+    import torch
+
+    def git(*args: str) -> Optional[str]:
+        try:
+            out = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True,
+                                 text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "commit": commit,
+            "dirty": bool(status) if status is not None else None}
+
+
 def summarize(cfg: DictConfig, status: str, rows: list[dict[str, Any]], *, task: Any, final_lr: Optional[float],
-              total_time_s: float, message: Optional[str], world_size: int, device: str) -> dict[str, Any]:
+              total_time_s: float, message: Optional[str], world_size: int, device: str,
+              rerun: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """summary.json's content: the run's identity in a few fields, the last and best metrics."""
     metric = task.metric if task else None
     higher = task.higher_is_better if task else None
@@ -293,7 +317,7 @@ def summarize(cfg: DictConfig, status: str, rows: list[dict[str, Any]], *, task:
         "epochs_completed": len(rows), "metric": metric, "higher_is_better": higher,
         "final": final, "best": best, "final_lr": final_lr, "total_time_s": total_time_s,
         "diverged_at_epoch": rows[-1]["epoch"] if status == "diverged" else None,
-        "message": message, "world_size": world_size, "device": device,
+        "message": message, "world_size": world_size, "device": device, "rerun": rerun,
     }
 
 

@@ -28,7 +28,7 @@ from .builders import build_optimizer, build_schedule, build_task
 from .config_check import check_config
 from .errors import UserError
 from .progress import EpochProgress
-from .run_dir import EXECUTION_ONLY, FINISHED, RunDir, run_identity, summarize  # noqa: F401 (re-exported)
+from .run_dir import EXECUTION_ONLY, FINISHED, RunDir, provenance, run_identity, summarize  # noqa: F401 (re-exported)
 from .tasks.base import TaskContext
 from .tensorboard_log import TensorBoardLog, require_tensorboard
 
@@ -120,6 +120,7 @@ class Trainer:
         self.task: Any = None
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.rows: list[dict[str, Any]] = []
+        self.rerun = provenance()  # threads, torch, commit: what reproducing this run needs
         self.position = {"epoch": 0, "batch": 0, "loss_sum": 0.0, "epoch_time": 0.0, "lr_used": None, "wall": 0.0}
 
     # ---- main entry ----------------------------------------------------------------------
@@ -315,7 +316,7 @@ class Trainer:
         final_lr = float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else None
         summary = summarize(self.cfg, status, self.rows, task=self.task, final_lr=final_lr,
                             total_time_s=self.position["wall"], message=message, world_size=self.env.world_size,
-                            device=str(self.device))
+                            device=str(self.device), rerun=self.rerun)
         self.run_dir.write_summary(summary)
         return summary
 
