@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Iterable, Literal, Optional
 
 Regime = Literal["divergent", "stagnant", "convergent"]
+# How a window of losses becomes the slope the rule acts on (docs/dlrs_in_ordinary_loops.md).
+SlopeKind = Literal["paper", "lsq", "epoch_mean"]
+SLOPE_KINDS: tuple[str, ...] = ("paper", "lsq", "epoch_mean")
 
 # A window whose mean loss is this small carries no usable slope (division by ~0).
 MEAN_LOSS_FLOOR = 1e-12
@@ -75,6 +78,77 @@ def window_slope(losses: Iterable[float]) -> tuple[Optional[float], Optional[str
     if mean <= MEAN_LOSS_FLOOR:
         return None, f"mean loss {mean:.3g} <= {MEAN_LOSS_FLOOR:g}; slope undefined"
     return (finite[-1] - finite[0]) / mean, None
+
+
+def check_slope_kind(slope: str) -> str:
+    """Return ``slope`` unless it is not one of :data:`SLOPE_KINDS` (then raise ``ValueError``)."""
+    if slope not in SLOPE_KINDS:
+        raise ValueError(f"slope must be one of {', '.join(SLOPE_KINDS)}; got {slope!r}")
+    return slope
+
+
+def finite_mean(losses: Iterable[float]) -> Optional[float]:
+    """The mean of the finite losses, or ``None`` when there is none."""
+    finite = [x for x in map(float, losses) if math.isfinite(x)]
+    return math.fsum(finite) / len(finite) if finite else None
+
+
+def lsq_slope(losses: Iterable[float]) -> tuple[Optional[float], Optional[str]]:
+    """The least-squares slope of the finite losses against their position, scaled like the
+    paper's slope: the fitted change over the window divided by its mean, or ``(None, reason)``
+    when the window is unusable (as in :func:`window_slope`).
+
+    With ``L_0 … L_{n-1}`` the finite losses (non-finite ones dropped, positions renumbered)::
+
+        beta  = sum((i - (n-1)/2) * (L_i - mean)) / sum((i - (n-1)/2)**2)
+        slope = beta * (n - 1) / mean
+
+    Every loss counts, so a reshuffled first or last batch moves it by about ``1/n`` of what it
+    moves the paper's slope. It equals :func:`window_slope` for a linear window and for
+    ``n <= 3`` (where the fit only sees the end points).
+
+    >>> round(lsq_slope([4.0, 1.0, 3.0, 2.0])[0], 12)   # beta = -2 / 5, slope = -0.4 * 3 / 2.5
+    -0.48
+    """
+    finite = [x for x in map(float, losses) if math.isfinite(x)]
+    n = len(finite)
+    if n < 2:
+        return None, f"only {n} finite loss(es) in the window; need 2"
+    mean = math.fsum(finite) / n
+    if mean <= MEAN_LOSS_FLOOR:
+        return None, f"mean loss {mean:.3g} <= {MEAN_LOSS_FLOOR:g}; slope undefined"
+    centre = (n - 1) / 2.0
+    # sum((i - centre)**2) over i = 0 … n-1, in closed form
+    spread = n * (n * n - 1) / 12.0
+    beta = math.fsum((i - centre) * (x - mean) for i, x in enumerate(finite)) / spread
+    return beta * (n - 1) / mean, None
+
+
+def mean_change_slope(previous_mean: Optional[float], losses: Iterable[float]) -> tuple[Optional[float], Optional[str]]:
+    """The change of the mean loss from the previous window to this one, scaled like the
+    paper's slope, or ``(None, reason)``::
+
+        m     = mean of this window's finite losses
+        slope = (m - previous_mean) / ((m + previous_mean) / 2)
+
+    The paper's slope of a straight line from ``L_1`` to ``L_B`` is ``(L_B - L_1) / ((L_1 + L_B) / 2)``;
+    here two window means stand in for the two end points. A window that holds every sample once
+    (an epoch) has the same mean in any batch order, so a reshuffle alone does not move it.
+    Unusable: no previous mean (the first window), no finite loss in this one, or the two means
+    averaging <= 1e-12.
+
+    >>> mean_change_slope(3.0, [2.5, 1.5])   # m = 2, (2 - 3) / 2.5
+    (-0.4, None)
+    """
+    mean = finite_mean(losses)
+    if mean is None:
+        return None, "no finite loss in the window"
+    if previous_mean is None:
+        return None, "no previous window to compare the mean loss with (first window)"
+    middle = (mean + previous_mean) / 2.0
+    if middle <= MEAN_LOSS_FLOOR:
+        return None, f"mean loss {middle:.3g} <= {MEAN_LOSS_FLOOR:g}; slope undefined"
+    return (mean - previous_mean) / middle, None
 
 
 def apply_dlrs_slope(

@@ -19,7 +19,8 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from .rules import Regime, adacomp_lr, apply_dlrs_slope, check_dlrs_params, check_lr, window_slope
+from .rules import (Regime, SlopeKind, adacomp_lr, apply_dlrs_slope, check_dlrs_params, check_lr, check_slope_kind,
+                    finite_mean, lsq_slope, mean_change_slope, window_slope)
 
 logger = logging.getLogger("dlrs")
 
@@ -61,6 +62,21 @@ def _read_losses(window: Sequence[Loss], reduce_over_ranks: bool) -> list[float]
         dist.all_reduce(stacked, op=dist.ReduceOp.SUM)
         stacked /= dist.get_world_size()
     return stacked.cpu().tolist()
+
+
+def _is_one_loss(value: object) -> bool:
+    """A single number (float, bool, 0-d tensor) where step() expects a list of losses or an epoch."""
+    if isinstance(value, torch.Tensor):
+        return value.dim() == 0
+    return isinstance(value, (numbers.Real, bool)) and not (
+        isinstance(value, numbers.Integral) and not isinstance(value, bool))
+
+
+def _short(value: object) -> str:
+    """A loss for an error message: the float for a CPU tensor, a description for one on a device."""
+    if isinstance(value, torch.Tensor):
+        return f"a 0-d tensor on {value.device}" if value.device.type != "cpu" else f"tensor {value.item():g}"
+    return repr(value)
 
 
 def _average_over_ranks(distributed: Optional[bool]) -> bool:
@@ -118,6 +134,12 @@ class LossScheduler(LRScheduler):
         """
         if isinstance(losses, numbers.Integral) and not isinstance(losses, bool):
             losses, epoch = None, int(losses)
+        elif _is_one_loss(losses):
+            # ReduceLROnPlateau's habit, step(val_loss): without this, "'float' object is not iterable"
+            raise TypeError(
+                f"{type(self).__name__}.step() got one loss ({_short(losses)}); these schedulers read batch losses: "
+                "call observe(loss) after every batch and step() with no argument once per epoch"
+            )
         if epoch is not None:
             if losses is not None:
                 raise ValueError("step() takes losses or an epoch, not both")
@@ -201,18 +223,34 @@ class DLRS(LossScheduler):
     a window with fewer than two finite losses or a mean <= 1e-12 leaves the rate unchanged
     and logs why.
 
-    ``observe(loss)`` keeps the tensor on its device; the window is read to the host once,
-    in ``step()`` (one ``torch.stack``, one copy). Under ``torch.distributed`` each batch loss
+    ``slope`` picks how a window becomes the slope (the rule above stays as it is):
+
+    * ``"paper"`` (default): ``(L_B - L_1) / mean(L)``, the paper's rule exactly
+      (:func:`dlrs.rules.window_slope`). Under a per-epoch reshuffle it mostly measures which two
+      batches came first and last.
+    * ``"lsq"``: the least-squares slope over all the window's losses, scaled the same way
+      (:func:`dlrs.rules.lsq_slope`).
+    * ``"epoch_mean"``: the change of the window's mean loss since the previous window,
+      ``(m - m_prev) / ((m + m_prev) / 2)`` (:func:`dlrs.rules.mean_change_slope`); the first
+      window only records its mean.
+
+    ``every=N`` decides every ``N`` observed losses instead of at ``step()``, for loops without
+    epochs (streaming data, iteration budgets): ``observe()`` applies the rule when the window is
+    full, and ``step()`` changes nothing (it only counts ``last_epoch``), so windows run across
+    epoch ends. ``None`` (default): one window per epoch, decided by ``step()``.
+
+    ``observe(loss)`` keeps the tensor on its device; the window is read to the host once per
+    decision (one ``torch.stack``, one copy). Under ``torch.distributed`` each batch loss
     is averaged over ranks there with a single all-reduce, so every rank computes the same
     rate (all ranks must observe the same number of losses). Losses passed explicitly to
-    ``step(losses)`` are used as given.
+    ``step(losses)`` are used as given (with ``every``, they are observed).
 
     An :class:`~torch.optim.lr_scheduler.LRScheduler`: ``last_epoch``, ``get_last_lr()``,
-    ``state_dict()`` (the partial window included) and it works inside ``SequentialLR`` and
-    ``ChainedScheduler``. Inside ``SequentialLR`` it starts at its milestone from the rate the
-    previous scheduler left, ignoring the losses observed before; its first update is at the
-    end of its first epoch. Placed after other schedulers in a ``ChainedScheduler``, it
-    starts each epoch from the rate they set.
+    ``state_dict()`` (the partial window and the previous window's mean included) and it works
+    inside ``SequentialLR`` and ``ChainedScheduler``. Inside ``SequentialLR`` it starts at its
+    milestone from the rate the previous scheduler left, ignoring the losses observed before; its
+    first update is at the end of its first epoch. Placed after other schedulers in a
+    ``ChainedScheduler``, it starts each epoch from the rate they set.
 
     Example::
 
@@ -234,6 +272,8 @@ class DLRS(LossScheduler):
         delta_i: float = 0.1,
         min_lr: float = 1e-7,
         max_lr: float = 1.0,
+        slope: SlopeKind = "paper",
+        every: Optional[int] = None,
         distributed: Optional[bool] = None,
     ) -> None:
         _check_optimizer(self, optimizer)
@@ -241,8 +281,12 @@ class DLRS(LossScheduler):
         check_dlrs_params(delta_d, delta_o, delta_i, min_lr, max_lr)
         self.delta_d, self.delta_o, self.delta_i = float(delta_d), float(delta_o), float(delta_i)
         self.min_lr, self.max_lr = float(min_lr), float(max_lr)
+        self.slope: str = check_slope_kind(slope)
+        self.every = _check_every(every, self.slope)
         self.distributed = distributed
         self._window: list[Loss] = []
+        self._previous_mean: Optional[float] = None  # slope="epoch_mean": the last window's mean loss
+        self._hinted = False  # the one warning about windows of a single loss was given
         self.last_slope: Optional[float] = None
         self.last_regime: Optional[Regime] = None
         self.last_skip_reason: Optional[str] = None
@@ -252,21 +296,58 @@ class DLRS(LossScheduler):
         return _average_over_ranks(self.distributed)
 
     def observe(self, loss: Loss) -> None:
-        if self.last_epoch >= 0:  # -1: waiting for its milestone in a SequentialLR
-            self._window.append(_detached_scalar(loss))
+        if self.last_epoch < 0:  # -1: waiting for its milestone in a SequentialLR
+            return
+        self._window.append(_detached_scalar(loss))
+        if self.every is not None and len(self._window) >= self.every:
+            values = _read_losses(self._window, self._reduce_over_ranks())
+            self._window = []
+            self._set_lrs(self._decide(values, stepped=False))
 
     def _restart(self) -> None:
         self._window = []
 
     def _next_lrs(self, losses: Optional[list[float]]) -> list[Rate]:
-        """Apply the rule to the observed window (or to ``losses``) and start a new window."""
+        """Apply the rule to the observed window (or to ``losses``) and start a new window.
+        With ``every``, only observe ``losses``: the windows are counted in losses, not epochs."""
+        if self.every is not None:
+            for loss in losses or ():
+                self.observe(loss)
+            return _group_lrs(self.optimizer)
         values = losses if losses is not None else _read_losses(self._window, self._reduce_over_ranks())
         self._window = []
-        slope, self.last_skip_reason = window_slope(values)
+        return self._decide(values, stepped=losses is None)
+
+    def _estimate(self, values: list[float]) -> tuple[Optional[float], Optional[str]]:
+        """The window's slope under ``self.slope`` (and, for epoch_mean, remember its mean)."""
+        if self.slope == "lsq":
+            return lsq_slope(values)
+        if self.slope == "epoch_mean":
+            estimate = mean_change_slope(self._previous_mean, values)
+            mean = finite_mean(values)
+            if mean is not None:
+                self._previous_mean = mean
+            return estimate
+        return window_slope(values)
+
+    def _decide(self, values: list[float], stepped: bool) -> list[Rate]:
+        """The rates after one window of losses; records slope, regime and why nothing changed.
+        ``stepped``: step() ended a window that observe() filled (not ``every``, not explicit losses)."""
+        slope, self.last_skip_reason = self._estimate(values)
         self.last_slope = slope
+        if stepped and len(values) <= 1:
+            # step() every batch (or no observe() at all): say once what to call when, not every step
+            level = logging.DEBUG if self._hinted else logging.WARNING
+            self._hinted = True
+            outcome = ("left the learning rate unchanged: " + str(self.last_skip_reason) if slope is None
+                       else "took a slope from a single loss")
+            logger.log(level, "DLRS %s. step() ended a window of %d observed loss(es): call observe(loss) after "
+                       "every batch and step() once per epoch, or use DLRS(..., every=N) to decide every N losses "
+                       "in a loop without epochs (said once)", outcome, len(values))
+        elif slope is None:
+            logger.warning("DLRS left the learning rate unchanged: %s", self.last_skip_reason)
         if slope is None:
             self.last_regime = None
-            logger.warning("DLRS left the learning rate unchanged: %s", self.last_skip_reason)
             return _group_lrs(self.optimizer)
         new_lrs: list[Rate] = []
         for i, group in enumerate(self.optimizer.param_groups):
@@ -281,24 +362,39 @@ class DLRS(LossScheduler):
                                 min_lr=self.min_lr, max_lr=self.max_lr)
 
     def state_dict(self) -> dict[str, Any]:
-        """Hyper-parameters, last update and the current (partial) window as floats."""
+        """Hyper-parameters, last update, the current (partial) window as floats and, for
+        ``slope="epoch_mean"``, the previous window's mean."""
         return {
             **super().state_dict(),
             "window": _read_losses(self._window, reduce_over_ranks=False),
+            "previous_mean": self._previous_mean,
             "last_slope": self.last_slope,
             "last_regime": self.last_regime,
             "last_skip_reason": self.last_skip_reason,
             "hparams": dict(delta_d=self.delta_d, delta_o=self.delta_o, delta_i=self.delta_i,
-                            min_lr=self.min_lr, max_lr=self.max_lr),
+                            min_lr=self.min_lr, max_lr=self.max_lr, slope=self.slope, every=self.every),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self._window = [float(x) for x in state["window"]]
+        self._previous_mean = state.get("previous_mean")
         self.last_slope, self.last_regime = state["last_slope"], state["last_regime"]
         self.last_skip_reason = state.get("last_skip_reason")
         for key, value in state.get("hparams", {}).items():
             setattr(self, key, value)
+
+
+def _check_every(every: Optional[int], slope: str) -> Optional[int]:
+    """``every`` as an int, or ``ValueError``: at least 1, and 2 where the slope needs two losses."""
+    if every is None:
+        return None
+    if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+        raise ValueError(f"every must be None or a positive integer, got {every!r}")
+    if every < 2 and slope != "epoch_mean":
+        raise ValueError(f"every={every}: a window of one loss has no slope{'' if slope == 'paper' else ' for ' + slope}; "
+                         "use every >= 2 (or slope='epoch_mean', which compares window means)")
+    return int(every)
 
 
 class Adacomp(LossScheduler):
