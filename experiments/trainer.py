@@ -10,6 +10,7 @@ experiments.run_dir's.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
@@ -33,6 +34,7 @@ from .tasks.base import TaskContext
 from .tensorboard_log import TensorBoardLog, require_tensorboard
 
 log = logging.getLogger(__name__)
+BATCH_NORM_RECALIBRATION_BATCHES = 50  # schedulefree's documented recipe
 
 
 class Interrupted(Exception):
@@ -185,6 +187,33 @@ class Trainer:
             self.train_model = DistributedDataParallel(self.model, device_ids=ids)
 
     # ---- the loop ------------------------------------------------------------------------
+    def _optimizer_mode(self, mode: str, epoch: int) -> None:
+        """Schedule-Free optimizers train at one point (y) and evaluate at another (x): ``train()``
+        before training steps, ``eval()`` before evaluation and every checkpoint (their
+        documentation). Other optimizers have neither method."""
+        switch = getattr(self.optimizer, mode, None)
+        if switch is None:
+            return
+        switch()
+        if mode == "eval" and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.model.modules()):
+            # the package's recipe: batch-norm statistics were gathered at y; recompute them at x
+            # from the first training batches of this epoch (the same batches on a resume), without
+            # drawing from the training's random numbers (dropout)
+            self.model.train()
+            devices = [self.device] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices), torch.no_grad(), self._autocast():
+                for batch in itertools.islice(self.task.train_batches(epoch), BATCH_NORM_RECALIBRATION_BATCHES):
+                    self.task.loss(self.model, batch)
+
+    def _leave_training_point(self, epoch: int) -> Optional[dict[str, Any]]:
+        """Mid-epoch, before a checkpoint: switch a Schedule-Free optimizer to x, and return the
+        model's state at y, which the resumed run restores exactly (the switch y -> x -> y rounds)."""
+        if getattr(self.optimizer, "eval", None) is None:
+            return None
+        at_y = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self._optimizer_mode("eval", epoch)
+        return at_y
+
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast and self.task.supports_autocast:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -208,6 +237,7 @@ class Trainer:
                     pos["lr_used"] = float(self.optimizer.param_groups[0]["lr"])
                 loss_sum = torch.tensor(pos["loss_sum"], device=self.device)
                 self.train_model.train()
+                self._optimizer_mode("train", epoch)
                 for batch in self._batches(epoch, pos["batch"]):
                     with self._autocast():
                         loss = self.task.loss(self.train_model, batch)
@@ -219,7 +249,7 @@ class Trainer:
                     pos["batch"] += 1
                     if stop.signum is not None and not env.enabled:
                         pos["loss_sum"], pos["epoch_time"] = float(loss_sum), time.perf_counter() - t0
-                        self._interrupt(stop.signum)
+                        self._interrupt(stop.signum, self._leave_training_point(epoch))
                 mean_loss, stop_now = self._epoch_loss(loss_sum, pos["batch"], stop)
                 diverged = not math.isfinite(mean_loss)
                 if not diverged:
@@ -264,6 +294,7 @@ class Trainer:
 
     def _epoch_row(self, epoch: int, mean_loss: float, seconds: float) -> dict[str, Any]:
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": self.position["lr_used"], "train_loss": mean_loss}
+        self._optimizer_mode("eval", epoch)  # every rank: it moves the weights; the checkpoint follows
         if self.env.is_main:
             self.model.eval()
             with torch.no_grad(), self._autocast():
@@ -275,8 +306,9 @@ class Trainer:
         return row
 
     # ---- checkpoints, summary, artifacts (the files are run_dir's) -------------------------
-    def _save_checkpoint(self) -> None:
+    def _save_checkpoint(self, training_point: Optional[dict[str, Any]] = None) -> None:
         self.run_dir.save_checkpoint(self.rows, {
+            "training_point": training_point,  # Schedule-Free, stopped mid-epoch: the model at y
             "epoch": self.position["epoch"], "position": dict(self.position), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
             "torch_rng": torch.get_rng_state(),
@@ -295,6 +327,9 @@ class Trainer:
             random.setstate(state["python_rng"])
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
             raise self.run_dir.unusable_checkpoint(e) from None
+        if state.get("training_point") is not None:  # stopped mid-epoch: continue from y itself
+            self.optimizer.train()
+            self.model.load_state_dict(state["training_point"])
         self.position, self.rows = dict(state["position"]), list(state["rows"])
 
     def _save_artifacts(self) -> None:
@@ -307,8 +342,8 @@ class Trainer:
 
         self.run_dir.save_artifacts(write)
 
-    def _interrupt(self, signum: int) -> None:
-        self._save_checkpoint()
+    def _interrupt(self, signum: int, training_point: Optional[dict[str, Any]] = None) -> None:
+        self._save_checkpoint(training_point)
         self._write_summary("interrupted", message=f"{signal.Signals(signum).name}; resume by running the same command")
         raise Interrupted(signum)
 
