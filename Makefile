@@ -121,13 +121,18 @@ fig9: $(STAMP) $(DATA_PREP) ## Fig. 9: MNIST, SimpleDLA, 4 batch sizes x {Adacom
 
 # ---- studies beyond the paper: baselines, ablations, sensitivity -------------------------------
 .PHONY: baselines-pinn lr-sensitivity table1-baselines dlrs-ablation images-cpu
-baselines-pinn: $(STAMP) ## PINN at 1000/2000 Hz x {static, DLRS, cosine, exponential, step, plateau}, 3 000 epochs
+baselines-pinn: $(STAMP) ## PINN at 1000/2000 Hz x {static, DLRS, cosine, exponential, step, plateau, Schedule-Free AdamW, Prodigy}, 3 000 epochs
 	$(call sweep,baselines_pinn)
+	$(call sweep,baselines_pinn_rivals)
 	$(REPORT) baselines_pinn
 
-lr-sensitivity: $(STAMP) $(DATA_PREP) ## initial rate 1e-4..5e-2 x {static, DLRS, plateau}: PINN 1000 Hz and MNIST CNN
+lr-sensitivity: $(STAMP) $(FASHION_PREP) ## initial rate x {static, DLRS, cosine, Schedule-Free AdamW}, Prodigy: PINN 1000 Hz and Fashion-MNIST
 	$(call sweep,lr_sensitivity)
-	$(call sweep,lr_sensitivity_mnist)
+	$(call sweep,lr_sensitivity_rivals)
+	$(call sweep,lr_sensitivity_rivals) optimizer=prodigy optimizer.lr=1.0
+	$(call sweep,lr_sensitivity_images)
+	$(call sweep,lr_sensitivity_images_rivals)
+	$(call sweep,lr_sensitivity_images_rivals) optimizer=prodigy optimizer.lr=1.0
 	$(REPORT) lr_sensitivity
 
 table1-baselines: $(STAMP) $(DATA_PREP) ## Table 1 with cosine and plateau beside static and DLRS (GPU work)
@@ -141,6 +146,7 @@ dlrs-ablation: $(STAMP) ## PINN: batch order x {static, DLRS, authors' PINN rule
 images-cpu: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN: batch 64/512 x 5 schedules, and a too-high rate (~1 h on 2 CPU cores)
 	$(call sweep,images_cpu)
 	$(call sweep,images_cpu_plateau)
+	$(call sweep,images_cpu_rivals)
 	$(call sweep,images_high_lr)
 	$(REPORT) images_cpu
 	$(REPORT) images_high_lr

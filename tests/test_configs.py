@@ -25,8 +25,10 @@ def _compose(overrides: list[str], hydra: bool = False):
 
 def test_presets_are_the_papers_and_the_studies() -> None:
     assert set(PRESETS) == {"fig2", "fig2_quick", "fig5", "fig8", "table1", "fig9",  # the paper
-                            "baselines_pinn", "lr_sensitivity", "lr_sensitivity_mnist", "table1_baselines",
-                            "dlrs_ablation", "images_cpu", "images_cpu_plateau", "images_high_lr"}
+                            "baselines_pinn", "baselines_pinn_rivals", "lr_sensitivity", "lr_sensitivity_rivals",
+                            "lr_sensitivity_images", "lr_sensitivity_images_rivals", "table1_baselines",
+                            "dlrs_ablation", "dlrs_robust", "images_cpu", "images_cpu_plateau", "images_cpu_rivals",
+                            "images_high_lr"}
 
 
 @pytest.mark.parametrize("scale", [None, "smoke"])
@@ -36,7 +38,9 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
     cfg = _compose(overrides, hydra=True)
     params = cfg.hydra.sweeper.params
     assert params, f"{preset} carries no sweep"
-    shared_folder = {"lr_sensitivity_mnist": "lr_sensitivity", "images_cpu_plateau": "images_cpu"}
+    shared_folder = {"lr_sensitivity_images": "lr_sensitivity", "lr_sensitivity_rivals": "lr_sensitivity",
+                     "lr_sensitivity_images_rivals": "lr_sensitivity", "images_cpu_plateau": "images_cpu",
+                     "images_cpu_rivals": "images_cpu", "baselines_pinn_rivals": "baselines_pinn"}
     assert cfg.experiment_name == shared_folder.get(preset, preset)
     # every job of the sweep, not only the preset's own values
     jobs = _sweep_jobs(overrides, dict(params))
