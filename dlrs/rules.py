@@ -17,6 +17,8 @@ SLOPE_KINDS: tuple[str, ...] = ("paper", "lsq", "epoch_mean")
 
 # A window whose mean loss is this small carries no usable slope (division by ~0).
 MEAN_LOSS_FLOOR = 1e-12
+# mean_change_slope's reason for the first window, which has nothing to compare with (not an error)
+FIRST_WINDOW = "no previous window to compare the mean loss with (first window)"
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def mean_change_slope(previous_mean: Optional[float], losses: Iterable[float]) -
     if mean is None:
         return None, "no finite loss in the window"
     if previous_mean is None:
-        return None, "no previous window to compare the mean loss with (first window)"
+        return None, FIRST_WINDOW
     middle = (mean + previous_mean) / 2.0
     if middle <= MEAN_LOSS_FLOOR:
         return None, f"mean loss {middle:.3g} <= {MEAN_LOSS_FLOOR:g}; slope undefined"

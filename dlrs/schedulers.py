@@ -19,7 +19,7 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from .rules import (Regime, SlopeKind, adacomp_lr, apply_dlrs_slope, check_dlrs_params, check_lr, check_slope_kind,
+from .rules import (FIRST_WINDOW, Regime, SlopeKind, adacomp_lr, apply_dlrs_slope, check_dlrs_params, check_lr, check_slope_kind,
                     finite_mean, lsq_slope, mean_change_slope, window_slope)
 
 logger = logging.getLogger("dlrs")
@@ -345,7 +345,9 @@ class DLRS(LossScheduler):
                        "every batch and step() once per epoch, or use DLRS(..., every=N) to decide every N losses "
                        "in a loop without epochs (said once)", outcome, len(values))
         elif slope is None:
-            logger.warning("DLRS left the learning rate unchanged: %s", self.last_skip_reason)
+            # slope="epoch_mean" has nothing to compare its first window with: expected, not a problem
+            level = logging.INFO if self.last_skip_reason == FIRST_WINDOW else logging.WARNING
+            logger.log(level, "DLRS left the learning rate unchanged: %s", self.last_skip_reason)
         if slope is None:
             self.last_regime = None
             return _group_lrs(self.optimizer)

@@ -53,13 +53,18 @@ class BoundedRate(ScheduleBase):
         return self
 
 
+# dlrs.rules.SLOPE_KINDS, written out: the schema does not import torch (a test keeps them equal)
+DLRS_SLOPES = ("paper", "lsq", "epoch_mean")
+
+
 class DLRS(BoundedRate):
-    """The paper's rule (dlrs) and its ablations (dlrs_symmetric)."""
+    """The paper's rule (dlrs), its ablations (dlrs_symmetric) and robust slopes (dlrs_lsq, dlrs_epoch_mean)."""
 
     target: Literal["dlrs.DLRS"] = Field(alias="_target_")
     delta_d: Annotated[float, NON_NEGATIVE]             # divergent epoch
     delta_o: Annotated[float, NON_NEGATIVE]             # stagnant / noisy epoch
     delta_i: Annotated[float, NON_NEGATIVE]             # converging epoch
+    slope: Annotated[str, choice(DLRS_SLOPES)] = "paper"  # how a window of losses becomes the slope
 
 
 class AuthorsPINN(ScheduleBase):
