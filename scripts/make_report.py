@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without install
 
+import pandas as pd  # noqa: E402
+
 from experiments.errors import UserError  # noqa: E402
 from experiments.report import EXPERIMENTS, make_report, preset_kind  # noqa: E402
 
@@ -39,15 +41,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", help=f"{', '.join(EXPERIMENTS)}, all, or another experiment folder name")
     parser.add_argument("--runs", type=Path, default=Path("results/runs"), help="folder of run directories")
+    parser.add_argument("--with-runs", type=Path, default=None, metavar="CSV",
+                        help="an earlier <experiment>_runs.csv: its runs count beside the run directories "
+                             "(a directory with the same run_name wins); for seeds run elsewhere")
     parser.add_argument("--out", type=Path, default=Path("results"),
                         help="where the curated experiments' figures/ and tables/ go (others: beside their runs)")
     args = parser.parse_args(argv)
     try:
         if not args.runs.is_dir():
             raise UserError(f"runs folder {args.runs} does not exist; pass --runs <folder of experiments>")
+        earlier = None
+        if args.with_runs is not None:
+            if not args.with_runs.is_file():
+                raise UserError(f"--with-runs {args.with_runs}: no such file; give a tables/<experiment>_runs.csv")
+            earlier = pd.read_csv(args.with_runs)
         written = []
         for name in experiments_to_report(args.experiment, args.runs):
-            written += make_report(name, args.runs, args.out)
+            written += make_report(name, args.runs, args.out, earlier)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

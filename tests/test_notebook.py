@@ -45,7 +45,7 @@ def test_notebook_runs_on_fixture_results(tmp_path: Path, monkeypatch):
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     assert any("<table" in h and "final_test_acc_mean" in h for h in html)  # the fig9 table
     assert any("<table" in h and "adacomp" in h and "completed" in h for h in html)  # the run summaries
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # fig9.png and fig9_lr.png
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3  # fig9.png, fig9_lr.png, fig9_paired.png
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert f"PREFIX={sys.prefix}" in text
     assert str(results.resolve()) in text

@@ -387,7 +387,11 @@ def test_fig2_from_fake_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     md = (tmp_path / "out" / "tables" / "fig2.md").read_text()
     assert "| 500            | Static   | 2     | diverged" in md  # the table has a Seeds column
     assert {p.name for p in paths} == {"fig2.csv", "fig2.md", "fig2_runs.csv", "fig2.png", "fig2.pdf", "fig2_lr.png",
-                                       "fig2_lr.pdf"}
+                                       "fig2_lr.pdf", "fig2_paired.csv", "fig2_paired.md", "fig2_paired.png",
+                                       "fig2_paired.pdf"}
+    # DLRS against the constant rate, paired by seed; a frequency where every static seed diverged pairs nothing
+    paired = pd.read_csv(tmp_path / "out" / "tables" / "fig2_paired.csv")
+    assert set(paired["method"]) == {"static"} and (paired["reference"] == "dlrs").all()
     # every seed's own numbers, in the table's order, without machine paths or all-empty columns
     per_run = pd.read_csv(tmp_path / "out" / "tables" / "fig2_runs.csv")
     assert list(zip(per_run.frequency, per_run.schedule, per_run.seed)) == [

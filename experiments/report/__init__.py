@@ -22,12 +22,13 @@ from typing import Optional
 
 import pandas as pd
 
-from .figures import plot_comparison, plot_experiment
+from .figures import plot_comparison, plot_experiment, plot_paired
 from .names import ARCH_NAMES, EXPERIMENTS, KINDS, PAPER_TABLE1, SCHEDULES, preset_kind
+from .paired import comparisons, labelled, paired_table
 from .runs import FINISHED, REPORT_DIR, load_curves, load_runs, read_metrics
 from .tables import aggregate, build_table, mean_std_text, status_text, to_markdown, write_table
 
-__all__ = ["make_report", "experiment_kind", "is_curated", "report_dir", "split_runs", "load_runs", "load_curves",
+__all__ = ["make_report", "with_earlier_runs", "comparisons", "paired_table", "labelled", "experiment_kind", "is_curated", "report_dir", "split_runs", "load_runs", "load_curves",
            "read_metrics", "aggregate", "build_table", "write_table", "plot_experiment", "plot_comparison",
            "mean_std_text", "status_text", "to_markdown", "preset_kind", "EXPERIMENTS", "KINDS", "PAPER_TABLE1",
            "ARCH_NAMES", "SCHEDULES", "FINISHED", "REPORT_DIR"]
@@ -92,11 +93,23 @@ def split_runs(experiment: str, runs: pd.DataFrame) -> list[tuple[str, pd.DataFr
     return [("-".join([experiment, key[0], *(key[1:] if with_model else ())]), group) for key, group in groups]
 
 
-def make_report(experiment: str, runs_dir: Path, out_dir: Path) -> list[Path]:
+def with_earlier_runs(runs: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` plus the rows of an earlier ``<experiment>_runs.csv`` whose run directories are not
+    here (a run directory with the same run_name wins): seeds finished elsewhere still count."""
+    missing = earlier[~earlier["run_name"].isin(set(runs["run_name"]))] if len(runs) else earlier
+    return pd.concat([runs, missing], ignore_index=True) if len(missing) else runs
+
+
+def make_report(experiment: str, runs_dir: Path, out_dir: Path, earlier: Optional[pd.DataFrame] = None) -> list[Path]:
     """Tables and figures of one experiment from whatever runs exist; returns the written paths.
 
-    ``out_dir`` is used for curated experiments only (see ``report_dir``)."""
+    ``out_dir`` is used for curated experiments only (see ``report_dir``). ``earlier``: rows of a
+    committed ``<experiment>_runs.csv`` to count beside the run directories (``with_earlier_runs``);
+    the tables and the paired figure then use them, the curve figures need every run's directory
+    and are left as they are."""
     runs = load_runs(Path(runs_dir), experiment)
+    if earlier is not None:
+        runs = with_earlier_runs(runs, earlier)
     if runs.empty:
         print(f"{experiment}: no runs under {Path(runs_dir) / experiment}; nothing written "
               f"(start them with `python -m experiments.run -m +experiment={experiment}`)")
@@ -109,6 +122,14 @@ def make_report(experiment: str, runs_dir: Path, out_dir: Path) -> list[Path]:
     written: list[Path] = []
     for name, group in parts:
         kind = experiment_kind(experiment, group)
-        curves = load_curves(Path(runs_dir), experiment, group)
-        written += write_table(name, kind, group, target) + plot_experiment(name, kind, group, curves, target)
+        written += write_table(name, kind, group, target)
+        paired = comparisons(kind, group)
+        if len(paired):
+            written += plot_paired(name, paired, target)
+        if group["run_dir"].isna().any():
+            print(f"{name}: {int(group['run_dir'].isna().sum())} run(s) come from the earlier table only; "
+                  "the curve figures, which need every run's metrics.csv, were not redrawn")
+            continue
+        shown = labelled(group)
+        written += plot_experiment(name, kind, shown, load_curves(Path(runs_dir), experiment, shown), target)
     return written

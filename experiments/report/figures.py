@@ -24,8 +24,10 @@ def _column_title(column: str, value: Any) -> str:
         return f"f = {_g(value)} Hz"
     if column == "batch_size":
         return f"batch size {_g(value)}"
-    if column == "initial_lr":
+    if column in ("initial_lr", "lr"):
         return f"initial lr {_g(value)}"
+    if column == "shuffle":
+        return "reshuffled" if value is True or value is None else "fixed order"
     return ARCH_NAMES.get(value, str(value))
 
 
@@ -220,3 +222,42 @@ def plot_comparison(runs: pd.DataFrame, curves: pd.DataFrame, path: Path, title:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_paired(experiment: str, paired: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """<experiment>_paired.png/.pdf: one row per comparison (cell, reference vs method), the paired
+    estimate with its 95 % interval; the ratio on a log axis with a line at 1 (the difference: at 0)."""
+    from .paired import PAIRED_COLUMNS
+
+    ratio = bool((paired["statistic"] == "ratio").all())
+    cells = [c for c in paired.columns if c not in PAIRED_COLUMNS]
+    rows = list(paired.iterrows())
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.6))
+    labels = []
+    for y, (_, r) in enumerate(rows):
+        cell = ", ".join(_column_title(c, r[c]) for c in cells)
+        labels.append(f"{cell}: {SCHEDULES.get(r['reference'], (r['reference'],))[0]} vs "
+                      f"{SCHEDULES.get(r['method'], (r['method'],))[0]} ({r['reference_wins']}/{r['n_pairs']})")
+        color = {"better": "tab:green", "worse": "tab:red"}.get(r["verdict"], "0.4")
+        low, high = r["ci_low"], r["ci_high"]
+        if pd.notna(low) and pd.notna(high):
+            ax.plot([low, high], [y, y], color=color, lw=2)
+        ax.plot([r["estimate"]], [y], "o", color=color)
+    ax.axvline(1.0 if ratio else 0.0, color="black", lw=0.8)
+    if ratio:
+        ax.set_xscale("log")
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("final error, reference / method (geometric mean, 95 % CI)" if ratio
+                  else "final accuracy, reference − method (points, 95 % CI)")
+    ax.grid(alpha=0.3, axis="x")
+    ax.set_title(f"{experiment}: paired by seed (wins/pairs); green: reference better, red: worse", fontsize=9)
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=4.0 / width, right=1 - 0.2 / width, bottom=0.75 / height, top=1 - 0.45 / height)
+    folder = Path(out_dir) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{experiment}_paired.png", folder / f"{experiment}_paired.pdf"]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths

@@ -19,6 +19,8 @@ SCHEDULES = {
     "dlrs_authors_cifar": ("DLRS, authors' CIFAR rule", "tab:olive"), "cosine": ("Cosine", "tab:purple"),
     "exponential": ("Exponential", "tab:orange"), "step": ("Step", "tab:cyan"), "plateau": ("Plateau", "tab:gray"),
     "replay": ("Replay", "black"),
+    # optimizers that need no schedule (experiments.report.paired.method_of names their runs so)
+    "schedule_free_adamw": ("Schedule-Free AdamW", "tab:olive"), "prodigy": ("Prodigy", "gold"),
 }
 
 

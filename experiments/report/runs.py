@@ -135,6 +135,9 @@ def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
     row.update({key: task.get(key) for key in ("shuffle", "subset", "test_subset")})
     schedule = cfg.get("schedule") if isinstance(cfg.get("schedule"), dict) else {}
     row.update(_rule_statistics(metrics, schedule.get("min_lr")))
+    rerun = (summary or {}).get("rerun")  # what reproducing the run needs (older runs did not record it)
+    if isinstance(rerun, dict):
+        row.update(threads=rerun.get("threads"), torch=rerun.get("torch"), commit=rerun.get("commit"))
     row["run_dir"] = str(run_dir)
     return row
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..io import write_text_atomic
 from .names import ARCH_NAMES, PAPER_TABLE1, SCHEDULES
+from .paired import PAIRED_COLUMNS, paired_text
 from .runs import STATUS_ORDER
 
 # ---- aggregation over seeds --------------------------------------------------------------------
@@ -238,10 +239,36 @@ def per_run_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=table.columns)
 
 
+def paired_markdown(experiment: str, paired: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """The paired comparisons as text: per cell and method, 'DLRS vs X: ratio [interval], wins/n, verdict'."""
+    cells = [c for c in paired.columns if c not in PAIRED_COLUMNS]
+    shown = pd.DataFrame({**{c.replace("_", " ").capitalize(): paired[c].map(_g) for c in cells},
+                          "Reference": paired["reference"].map(_schedule_label),
+                          "vs": paired["method"].map(_schedule_label),
+                          "Pairs": paired["n_pairs"], "Reference wins": paired["reference_wins"],
+                          ("Ratio of final error [95 % CI]" if (paired["statistic"] == "ratio").all()
+                           else "Δ final accuracy [95 % CI]"): [paired_text(r) for _, r in paired.iterrows()],
+                          "Verdict": paired["verdict"]})
+    left_out = int(paired["n_left_out"].sum())
+    how = ("ratio = reference / method of the final relative error per seed, geometric mean, 95 % t-interval "
+           "on the log ratios (< 1: the reference ends lower)" if (paired["statistic"] == "ratio").all() else
+           "Δ = reference − method of the final test accuracy per seed (points), mean, 95 % t-interval "
+           "(> 0: the reference ends higher)")
+    return (f"**{experiment}, paired by seed** — {how}; better/worse only where the interval excludes no "
+            f"difference. {scale_text(runs)}." + (f" {left_out} pair(s) left out: a run without a finite final "
+                                                  f"value (diverged)." if left_out else "")
+            + f" Recompute: `experiments.report.paired.paired_table` on `{experiment}_runs.csv`.\n\n"
+            + to_markdown(shown))
+
+
 def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """tables/<experiment>.csv (numbers), tables/<experiment>.md (mean ± std text) and
-    tables/<experiment>_runs.csv (one row per run)."""
-    numeric, shown, caption = build_table(kind, runs)
+    """tables/<experiment>.csv (numbers), tables/<experiment>.md (mean ± std text),
+    tables/<experiment>_runs.csv (one row per run) and, where the layout pairs methods with a
+    reference, tables/<experiment>_paired.{csv,md}."""
+    from .paired import comparisons, labelled
+
+    paired = comparisons(kind, runs)
+    numeric, shown, caption = build_table(kind, labelled(runs))
     tables = Path(out_dir) / "tables"
     csv_path, md_path, runs_path = (tables / f"{experiment}{suffix}" for suffix in (".csv", ".md", "_runs.csv"))
     write_text_atomic(csv_path, numeric.to_csv(index=False, float_format="%.10g"))  # no 0.37999999999999545
@@ -249,6 +276,12 @@ def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path) -
     write_text_atomic(md_path, f"**{experiment}** — {caption}.\n{scale_text(runs)}. {note} "
                                f"Every run's own numbers: `{runs_path.name}`.\n\n{to_markdown(shown)}")
     write_text_atomic(runs_path, per_run_table(runs).to_csv(index=False, float_format="%.10g"))
-    return [csv_path, md_path, runs_path]
+    written = [csv_path, md_path, runs_path]
+    if len(paired):
+        paired_csv, paired_md = tables / f"{experiment}_paired.csv", tables / f"{experiment}_paired.md"
+        write_text_atomic(paired_csv, paired.to_csv(index=False, float_format="%.10g"))
+        write_text_atomic(paired_md, paired_markdown(experiment, paired, runs))
+        written += [paired_csv, paired_md]
+    return written
 
 

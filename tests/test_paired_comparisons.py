@@ -1,0 +1,101 @@
+"""Paired comparisons against the reference schedule: the numbers against values worked out by hand,
+the verdict rule, what is left out, and the committed tables against their committed runs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.report.paired import PAIRED_COLUMNS, labelled, method_of, paired_table
+
+REPO = Path(__file__).resolve().parents[1]
+T_975_DF2, T_975_DF3 = 4.302652729911275, 3.182446305284263  # Student's t table, two-sided 95 %
+
+
+def _runs(metric: str, values: dict[str, list[float]], statuses: dict[str, list[str]] | None = None,
+          seeds: list[int] | None = None, optimizer: str = "adam") -> pd.DataFrame:
+    rows = []
+    for schedule, column in values.items():
+        for i, value in enumerate(column):
+            rows.append({"frequency": 1000, "schedule": schedule, "optimizer": optimizer, "seed": (seeds or [50, 51, 52, 53])[i],
+                         "status": (statuses or {}).get(schedule, ["completed"] * len(column))[i], metric: value})
+    return pd.DataFrame(rows)
+
+
+def test_error_ratio_matches_the_hand_computation() -> None:
+    # per seed DLRS / cosine: 0.01/0.02, 0.02/0.02, 0.04/0.01 = 1/2, 1, 4 -> log: -ln 2, 0, 2 ln 2
+    # geometric mean (1/2 * 1 * 4)^(1/3) = 2^(1/3); sd of the logs: ln 2 * sqrt(((−4/3)² + (−1/3)² + (5/3)²)/2)
+    # = ln 2 * sqrt(7/3); half width t(0.975, 2) * sd / sqrt(3)
+    runs = _runs("final_rel_error", {"dlrs": [0.01, 0.02, 0.04], "cosine": [0.02, 0.02, 0.01]})
+    (row,) = paired_table(runs, ["frequency"], "final_rel_error", higher_is_better=False).to_dict("records")
+    half = T_975_DF2 * math.log(2) * math.sqrt(7 / 3) / math.sqrt(3)
+    assert (row["method"], row["n_pairs"], row["reference_wins"], row["statistic"]) == ("cosine", 3, 1, "ratio")
+    assert row["estimate"] == pytest.approx(2 ** (1 / 3), rel=1e-12)
+    assert row["ci_low"] == pytest.approx(2 ** (1 / 3) * math.exp(-half), rel=1e-9)
+    assert row["ci_high"] == pytest.approx(2 ** (1 / 3) * math.exp(half), rel=1e-9)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.0907946, 17.48343), rel=1e-5)
+    assert row["verdict"] == "not separated"
+
+
+def test_accuracy_difference_matches_the_hand_computation() -> None:
+    # DLRS − static per seed: 1, 2, −0.5, 3.5 -> mean 1.5; squared deviations .25 + .25 + 4 + 4 = 8.5,
+    # sd = sqrt(8.5 / 3); half width t(0.975, 3) * sd / 2
+    runs = _runs("final_test_acc", {"dlrs": [86.0, 85.0, 84.5, 88.0], "static": [85.0, 83.0, 85.0, 84.5]})
+    (row,) = paired_table(runs, ["frequency"], "final_test_acc", higher_is_better=True).to_dict("records")
+    half = T_975_DF3 * math.sqrt(8.5 / 3) / 2
+    assert (row["n_pairs"], row["reference_wins"], row["statistic"]) == (4, 3, "difference")
+    assert row["estimate"] == pytest.approx(1.5, rel=1e-12)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((1.5 - half, 1.5 + half), rel=1e-12)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((-1.178428, 4.178428), rel=1e-6)
+    assert row["verdict"] == "not separated"
+
+
+@pytest.mark.parametrize("errors, accuracies, expected", [
+    ([0.1, 0.11, 0.09], [85.0, 86.0, 88.0], "better"), ([0.001, 0.0011, 0.0009], [95.0, 96.0, 98.0], "worse"),
+    ([0.1, 0.001, 0.01], [95.0, 86.0, 92.0], "not separated")])
+def test_a_verdict_only_where_the_interval_excludes_no_difference(errors: list[float], accuracies: list[float],
+                                                                  expected: str) -> None:
+    runs = _runs("final_rel_error", {"dlrs": [0.01, 0.01, 0.01], "step": errors})
+    assert paired_table(runs, ["frequency"], "final_rel_error", False)["verdict"].item() == expected
+    runs = _runs("final_test_acc", {"dlrs": [90.0, 91.0, 92.0], "step": accuracies})
+    assert paired_table(runs, ["frequency"], "final_test_acc", True)["verdict"].item() == expected
+
+
+def test_only_seed_pairs_with_two_finite_values_count() -> None:
+    runs = _runs("final_rel_error", {"dlrs": [0.01, 0.02, math.nan], "static": [0.1, 0.2, 0.3]},
+                 statuses={"dlrs": ["completed", "completed", "diverged"]})
+    lone = pd.DataFrame([{"frequency": 1000, "schedule": "static", "optimizer": "adam", "seed": 99,
+                          "status": "completed", "final_rel_error": 0.5},
+                         {"frequency": 1000, "schedule": "static", "optimizer": "adam", "seed": 98,
+                          "status": "running", "final_rel_error": 0.5},
+                         {"frequency": 1000, "schedule": "dlrs", "optimizer": "adam", "seed": 98,
+                          "status": "running", "final_rel_error": 0.5}])
+    (row,) = paired_table(pd.concat([runs, lone]), ["frequency"], "final_rel_error", False).to_dict("records")
+    assert (row["n_pairs"], row["n_left_out"], row["reference_wins"]) == (2, 1, 2)  # seed 99 unpaired, 98 unfinished
+    assert row["estimate"] == pytest.approx(0.1, rel=1e-12)
+    assert math.isnan(paired_table(runs[runs.seed == 50], ["frequency"], "final_rel_error", False)["ci_low"].item())
+
+
+def test_optimizers_without_a_schedule_compare_as_themselves() -> None:
+    assert method_of("dlrs", "adam") == "dlrs" and method_of("adacomp", "sgd") == "adacomp"
+    assert method_of("static", "schedule_free_adamw") == "schedule_free_adamw"
+    assert method_of("cosine", "prodigy") == "prodigy+cosine"
+    runs = pd.concat([_runs("final_rel_error", {"dlrs": [0.01, 0.02], "static": [0.1, 0.2]}),
+                      _runs("final_rel_error", {"static": [0.04, 0.08]}, optimizer="prodigy")])
+    table = paired_table(runs, ["frequency"], "final_rel_error", False)
+    assert dict(zip(table["method"], table["estimate"])) == pytest.approx({"static": 0.1, "prodigy": 0.25})
+    assert sorted(labelled(runs)["schedule"].unique()) == ["dlrs", "prodigy", "static"]  # never averaged together
+
+
+@pytest.mark.parametrize("paired_csv", sorted((REPO / "results" / "tables").glob("*_paired.csv")),
+                         ids=lambda p: p.name)
+def test_every_committed_interval_recomputes_from_the_committed_runs(paired_csv: Path) -> None:
+    committed = pd.read_csv(paired_csv)
+    runs = pd.read_csv(paired_csv.with_name(paired_csv.name.replace("_paired.csv", "_runs.csv")))
+    cells = [c for c in committed.columns if c not in PAIRED_COLUMNS]
+    higher = bool((committed["statistic"] == "difference").all())
+    again = paired_table(runs, cells, "final_test_acc" if higher else "final_rel_error", higher)
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), committed, check_dtype=False, rtol=1e-8)
