@@ -20,7 +20,9 @@ import dlrs.schedulers
 from dlrs import DLRS, Adacomp, Static
 from dlrs.rules import finite_mean, lsq_slope, mean_change_slope, window_slope
 
-pytestmark = pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning"),
+              # torch's own warning when step(epoch) is used, which one test checks still works
+              pytest.mark.filterwarnings("ignore:The epoch parameter in `scheduler.step\\(\\)`:UserWarning")]
 
 REL = 1e-12
 
@@ -346,3 +348,9 @@ def test_a_short_window_after_normal_epochs_still_warns_once_and_normal_windows_
             sched.observe(v)
         sched.step()
     assert len(caplog.records) == 1 and sched.last_regime == "divergent"
+
+
+def test_the_schedule_schema_knows_every_slope() -> None:
+    from experiments.schema.schedule import DLRS_SLOPES
+
+    assert DLRS_SLOPES == dlrs.rules.SLOPE_KINDS

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import dlrs
+import dlrs.rules
 from dlrs import dlrs_decision
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -140,3 +141,35 @@ def test_readme_lightning_example(capsys, monkeypatch, tmp_path) -> None:
 def test_readme_starts_with_the_two_commands() -> None:
     first_block = re.search(r"```bash\n(.*?)```", README, re.S).group(1).strip().splitlines()
     assert [line.split()[:2] for line in first_block] == [["make", "run"], ["make", "test"]]
+
+
+def test_readme_every_n_losses_loop(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The loop without epochs: it prints exactly the rates the rule gives, window after window of 50
+    of the losses it observed, and what the text after it says it prints."""
+    block = block_with("every=")
+    assert ".step()" not in block.replace("opt.step()", ""), "no epochs, no scheduler step"
+    recorder = _Recorder()
+    recorder.install(monkeypatch)
+    torch.manual_seed(0)
+    exec(compile(block, "README.md", "exec"), {})
+    (run,) = recorder.runs
+    losses = run["windows"][0]  # never stepped: every observed loss in one list
+    kwargs = {k: v for k, v in run["kwargs"].items() if k in DLRS_KEYS}
+    every, slope = run["kwargs"]["every"], run["kwargs"]["slope"]
+    printed = re.findall(r"^(\d+) \[([0-9.e-]+)\] (\w+)$", capsys.readouterr().out, re.M)
+    assert len(losses) == 200 and [int(n) for n, _, _ in printed] == [50, 100, 150, 200]
+    lr, previous, want = run["lr0"][0], None, []
+    for start in range(0, len(losses), every):
+        window = losses[start:start + every]
+        s, _ = (dlrs.rules.mean_change_slope(previous, window) if slope == "epoch_mean" else
+                {"lsq": dlrs.rules.lsq_slope, "paper": dlrs.rules.window_slope}[slope](window))
+        previous = dlrs.rules.finite_mean(window)
+        if s is not None:
+            lr, regime = dlrs.rules.apply_dlrs_slope(lr, s, **{k: kwargs.get(k, d) for k, d in
+                                                              (("delta_d", 0.5), ("delta_o", 1.0), ("delta_i", 0.1),
+                                                               ("min_lr", 1e-7), ("max_lr", 1.0))})
+        want.append((repr(lr), regime if s is not None else "None"))
+    assert [(rate, regime) for _, rate, regime in printed] == want
+    text = README[README.index(block) + len(block):][:400]
+    assert "It prints the rate after each window of 50 losses: `50 [0.005] None` first" in text
+    assert printed[0][1:] == ("0.005", "None") and len({rate for _, rate, _ in printed}) > 1
