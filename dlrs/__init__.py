@@ -2,13 +2,16 @@
 
 The schedulers are ``torch.optim.lr_scheduler.LRScheduler`` subclasses: ``observe(loss)`` per
 batch, ``step()`` per epoch, and they work inside ``SequentialLR`` and ``ChainedScheduler``.
+``DLRS(..., slope="lsq" | "epoch_mean")`` swaps the paper's slope for one a per-epoch reshuffle
+does not dominate, and ``every=N`` decides every N losses in loops without epochs.
 For PyTorch Lightning see :mod:`dlrs.integrations.lightning`.
 
 >>> from dlrs import DLRS, Adacomp, Static, dlrs_lr, adacomp_lr
 """
 
-from .rules import DLRSDecision, adacomp_lr, dlrs_decision, dlrs_lr
+from .rules import DLRSDecision, adacomp_lr, dlrs_decision, dlrs_lr, lsq_slope, mean_change_slope, window_slope
 from .schedulers import DLRS, Adacomp, LossScheduler, Static
 
-__all__ = ["DLRS", "Adacomp", "Static", "LossScheduler", "dlrs_lr", "dlrs_decision", "adacomp_lr", "DLRSDecision"]
+__all__ = ["DLRS", "Adacomp", "Static", "LossScheduler", "dlrs_lr", "dlrs_decision", "adacomp_lr", "DLRSDecision",
+           "window_slope", "lsq_slope", "mean_change_slope"]
 __version__ = "0.2.0"

@@ -354,3 +354,14 @@ def test_the_schedule_schema_knows_every_slope() -> None:
     from experiments.schema.schedule import DLRS_SLOPES
 
     assert DLRS_SLOPES == dlrs.rules.SLOPE_KINDS
+
+
+def test_lightning_callback_checks_the_new_options_at_construction() -> None:
+    pytest.importorskip("lightning")
+    from dlrs.integrations.lightning import DLRSCallback
+
+    DLRSCallback(slope="epoch_mean", every=10)
+    with pytest.raises(ValueError, match="slope"):
+        DLRSCallback(slope="median")
+    with pytest.raises(ValueError, match="every"):
+        DLRSCallback(every=0)

@@ -38,8 +38,8 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from ..rules import check_dlrs_params
-from ..schedulers import DLRS, LossScheduler
+from ..rules import check_dlrs_params, check_slope_kind
+from ..schedulers import DLRS, LossScheduler, _check_every
 
 try:
     import lightning.pytorch as pl
@@ -137,4 +137,5 @@ class DLRSCallback(LossSchedulerCallback):
         bound = inspect.signature(DLRS).bind(None, **dlrs_kwargs)
         bound.apply_defaults()
         check_dlrs_params(*(bound.arguments[k] for k in ("delta_d", "delta_o", "delta_i", "min_lr", "max_lr")))
+        _check_every(bound.arguments["every"], check_slope_kind(bound.arguments["slope"]))
         super().__init__(partial(DLRS, **dlrs_kwargs), optimizer_index=optimizer_index, loss_key=loss_key)
