@@ -290,8 +290,10 @@ def torchvision_transform(dataset: str, augment: bool) -> Any:
 class TorchvisionLoader:
     """The standard ``DataLoader`` path over a torchvision dataset, in the same order as InMemoryLoader.
 
-    Augmentation randomness is seeded per (seed, epoch, rank) through the workers' base seed; with
-    ``num_workers=0`` the transforms draw from the global torch RNG instead.
+    Augmentation randomness is seeded per (seed, epoch, rank): through the workers' base seed, and
+    with ``num_workers=0`` (the transforms then run in this process, on the global torch RNG) by
+    fetching each batch under a forked RNG whose state carries over from batch to batch, so the
+    augmentation neither depends on nor disturbs what the training draws (dropout).
     """
 
     def __init__(self, dataset: Any, *, batch_size: int, device: torch.device | str = "cpu",
@@ -317,7 +319,19 @@ class TorchvisionLoader:
                             num_workers=self.num_workers, pin_memory=cuda,
                             generator=torch.Generator().manual_seed(derive_seed(self.seed, epoch, self.rank, 1)))
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        for x, y in loader:
+        batches = iter(loader)
+        augment_rng = torch.Generator().manual_seed(derive_seed(self.seed, epoch, self.rank, 2)).get_state()
+        while True:
+            if self.num_workers == 0:
+                with torch.random.fork_rng(devices=[]):
+                    torch.set_rng_state(augment_rng)
+                    batch = next(batches, None)
+                    augment_rng = torch.get_rng_state()
+            else:
+                batch = next(batches, None)
+            if batch is None:
+                return
+            x, y = batch
             x = x.to(self.device, non_blocking=cuda).contiguous(memory_format=fmt)
             yield x, y.to(self.device, non_blocking=cuda)
 
