@@ -19,8 +19,8 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from .rules import (FIRST_WINDOW, Regime, SlopeKind, adacomp_lr, apply_dlrs_slope, check_dlrs_params, check_lr, check_slope_kind,
-                    finite_mean, lsq_slope, mean_change_slope, window_slope)
+from .rules import (FIRST_WINDOW, Regime, SlopeKind, adacomp_lr, apply_dlrs_slope, check_dlrs_params, check_lr,
+                    check_slope_kind, finite_mean, lsq_slope, mean_change_slope, window_slope)
 
 logger = logging.getLogger("dlrs")
 
@@ -65,11 +65,9 @@ def _read_losses(window: Sequence[Loss], reduce_over_ranks: bool) -> list[float]
 
 
 def _is_one_loss(value: object) -> bool:
-    """A single number (float, bool, 0-d tensor) where step() expects a list of losses or an epoch."""
-    if isinstance(value, torch.Tensor):
-        return value.dim() == 0
-    return isinstance(value, (numbers.Real, bool)) and not (
-        isinstance(value, numbers.Integral) and not isinstance(value, bool))
+    """A single number (a float, a bool, a 0-d tensor or array) where step() expects a list of losses.
+    step() asks after taking an int as torch's ``step(epoch)``."""
+    return isinstance(value, numbers.Real) or getattr(value, "ndim", None) == 0
 
 
 def _short(value: object) -> str:
@@ -127,6 +125,9 @@ class LossScheduler(LRScheduler):
 
     def step(self, losses: Optional[Sequence[float]] = None, epoch: Optional[int] = None) -> None:  # type: ignore[override]
         """End of epoch: apply the rule to what was observed (or to ``losses``, if given).
+
+        A single loss (``step(val_loss)``, a float or 0-d tensor) raises ``TypeError``: these
+        schedulers read the batch losses given to :meth:`observe`.
 
         ``step(epoch)`` with an int (torch's deprecated form, which ``SequentialLR`` uses at a
         milestone in some torch versions) sets ``last_epoch`` and starts afresh without
@@ -305,7 +306,7 @@ class DLRS(LossScheduler):
             self._set_lrs(self._decide(values, stepped=False))
 
     def _restart(self) -> None:
-        self._window = []
+        self._window, self._previous_mean = [], None
 
     def _next_lrs(self, losses: Optional[list[float]]) -> list[Rate]:
         """Apply the rule to the observed window (or to ``losses``) and start a new window.
@@ -394,8 +395,8 @@ def _check_every(every: Optional[int], slope: str) -> Optional[int]:
     if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
         raise ValueError(f"every must be None or a positive integer, got {every!r}")
     if every < 2 and slope != "epoch_mean":
-        raise ValueError(f"every={every}: a window of one loss has no slope{'' if slope == 'paper' else ' for ' + slope}; "
-                         "use every >= 2 (or slope='epoch_mean', which compares window means)")
+        raise ValueError(f"every={every}: a window of one loss has no {slope} slope; use every >= 2 "
+                         "(or slope='epoch_mean', which compares window means)")
     return int(every)
 
 

@@ -365,3 +365,25 @@ def test_lightning_callback_checks_the_new_options_at_construction() -> None:
         DLRSCallback(slope="median")
     with pytest.raises(ValueError, match="every"):
         DLRSCallback(every=0)
+
+
+def test_step_with_a_numpy_loss_says_what_to_do() -> None:
+    np = pytest.importorskip("numpy")
+    for loss in (np.float32(0.37), np.array(0.37)):
+        with pytest.raises(TypeError, match="got one loss"):
+            DLRS(sgd(0.005)).step(loss)
+
+
+def test_epoch_mean_inside_sequential_lr_starts_at_its_milestone() -> None:
+    from torch.optim.lr_scheduler import LinearLR, SequentialLR
+
+    opt = sgd(0.005)
+    sched = DLRS(opt, slope="epoch_mean")
+    seq = SequentialLR(opt, [LinearLR(opt, start_factor=0.5, total_iters=1), sched], milestones=[2])
+    for epoch, window in enumerate([(9.0, 9.0), (8.0, 8.0), (3.0, 3.0), (2.5, 1.5)]):
+        for v in window:
+            sched.observe(v)  # ignored before the milestone (epochs 0, 1)
+        seq.step()
+        if epoch == 2:  # DLRS's first epoch: only its mean, 3, is recorded
+            assert sched.last_slope is None and lrs(opt) == [0.005]
+    assert sched.last_slope == close(-0.4) and lrs(opt) == [close(0.00504)]
