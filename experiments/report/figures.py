@@ -179,8 +179,15 @@ def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> l
         for sched in sorted(set(sub["schedule"]), key=lambda s: _rank("schedule", s)):
             line = sub[sub["schedule"] == sched].sort_values("lr")
             name, color = SCHEDULES.get(sched, (str(sched), None))
-            ax.errorbar(line["lr"], line["final_metric_mean"], yerr=line["final_metric_std"].fillna(0), marker="o",
-                        color=color, capsize=3, lw=1.2, label=name)
+            ax.plot(line["lr"], line["final_metric_mean"], marker="o" if len(line) > 1 else "D", color=color,
+                    lw=1.2, label=name)
+            if len(line) > 1:  # the band: the range over seeds
+                ax.fill_between(line["lr"], line["final_metric_min"], line["final_metric_max"], color=color,
+                                alpha=0.15, lw=0)
+            else:  # one rate (Prodigy at its default multiplier): the range as an error bar
+                ax.errorbar(line["lr"], line["final_metric_mean"], color=color, capsize=3, fmt="none",
+                            yerr=[line["final_metric_mean"] - line["final_metric_min"],
+                                  line["final_metric_max"] - line["final_metric_mean"]])
         ax.set_xscale("log")
         if task == "helmholtz":
             ax.set_yscale("log")
@@ -189,7 +196,8 @@ def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> l
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7)
-    fig.suptitle(f"{experiment}: final metric against the initial rate (mean ± std over seeds)", fontsize=10)
+    fig.suptitle(f"{experiment}: final metric against the initial rate (line: mean over seeds; band: their range). "
+                 f"{scale_text(runs)}", fontsize=9)
     return _save(fig, out_dir, experiment)
 
 

@@ -155,11 +155,60 @@ def _lr_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     runs = runs.assign(final_metric=[r.get("final_rel_error") if r.get("task") == "helmholtz" else r.get("final_test_acc")
                                      for _, r in runs.iterrows()])
     agg = aggregate(runs, ["task", "lr", "schedule"], ["final_metric", "final_lr"])
+    bounds = runs[runs["status"] != "diverged"].groupby(["task", "lr", "schedule"])["final_metric"]
+    agg["final_metric_min"] = [bounds.min().get(k, math.nan) for k in zip(agg["task"], agg["lr"], agg["schedule"])]
+    agg["final_metric_max"] = [bounds.max().get(k, math.nan) for k in zip(agg["task"], agg["lr"], agg["schedule"])]
     shown = pd.DataFrame({"Task": agg["task"], "Initial lr": agg["lr"].map(_g),
                           "Schedule": agg["schedule"].map(_schedule_label),
                           "Final metric (rel. error / test acc %)": _pm(agg, "final_metric", ".3g"),
                           "Final lr": _pm(agg, "final_lr", ".2e"), "Seeds": agg["n_seeds"], "Status": agg["status"]})
     return agg, shown, "Sensitivity to the initial learning rate: final metric per task, initial rate and schedule"
+
+
+ERROR_FACTOR, ACCURACY_POINTS = 2.0, 1.0  # "near its best": within 2x of the error, within 1 point of the accuracy
+
+
+def lr_robustness(agg: pd.DataFrame) -> pd.DataFrame:
+    """One number per task and method from ``_lr_table``'s rows: over how many decades of initial
+    rate it ends near its own best (mean over seeds within 2x of the best error; within 1 point of
+    the best accuracy), counting the contiguous grid rates around the best one; a rate where a seed
+    diverged is never near. 0: only the best rate; the grid's ends bound the answer."""
+    rows = []
+    for (task, method), sub in agg.groupby(["task", "schedule"], sort=False):
+        sub = sub.sort_values("lr").reset_index(drop=True)
+        error = task == "helmholtz"
+        values = [v if n == 0 and math.isfinite(v) else (math.inf if error else -math.inf)
+                  for v, n in zip(sub["final_metric_mean"], sub["n_diverged"])]
+        best = int(np.argmin(values) if error else np.argmax(values))
+        near = [(v <= ERROR_FACTOR * values[best]) if error else (v >= values[best] - ACCURACY_POINTS) for v in values]
+        lo = hi = best
+        while lo > 0 and near[lo - 1]:
+            lo -= 1
+        while hi < len(values) - 1 and near[hi + 1]:
+            hi += 1
+        lrs = sub["lr"].astype(float)
+        rows.append({"task": task, "schedule": method, "n_rates": len(sub), "best_lr": lrs[best],
+                     "best_final_metric": values[best], "near_low_lr": lrs[lo], "near_high_lr": lrs[hi],
+                     "decades_near_best": math.log10(lrs[hi] / lrs[lo]),
+                     "at_grid_edge": bool(lo == 0 or hi == len(values) - 1)})
+    rows.sort(key=lambda r: (str(r["task"]), _rank("schedule", r["schedule"])))
+    return pd.DataFrame(rows)
+
+
+def lr_robustness_markdown(robust: pd.DataFrame) -> str:
+    shown = pd.DataFrame({
+        "Task": robust["task"], "Schedule": robust["schedule"].map(_schedule_label),
+        "Rates run": robust["n_rates"], "Best initial lr": robust["best_lr"].map(_g),
+        "Best final metric": robust["best_final_metric"].map(lambda v: f"{v:.3g}"),
+        "Near best from – to": [f"{_g(a)} – {_g(b)}" for a, b in zip(robust["near_low_lr"], robust["near_high_lr"])],
+        "Decades near best": [("—" if n < 2 else f"{d:.2f}" + (" (grid edge)" if edge else ""))
+                              for d, n, edge in zip(robust["decades_near_best"], robust["n_rates"],
+                                                    robust["at_grid_edge"])]})
+    return ("\n**How far the initial rate may be off** — per task and schedule, the decades of initial rate (contiguous "
+            "grid rates around the best) over which the mean final metric stays near its own best: within "
+            f"{ERROR_FACTOR:g}x of the best relative error, within {ACCURACY_POINTS:g} point of the best accuracy; a "
+            "rate where any seed diverged is not near. (grid edge): the near range reaches the grid's end, so the "
+            "true range may be wider.\n\n" + to_markdown(shown))
 
 
 def _table1(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -277,6 +326,12 @@ def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path) -
                                f"Every run's own numbers: `{runs_path.name}`.\n\n{to_markdown(shown)}")
     write_text_atomic(runs_path, per_run_table(runs).to_csv(index=False, float_format="%.10g"))
     written = [csv_path, md_path, runs_path]
+    if kind == "lr" and len(numeric):
+        robust = lr_robustness(numeric)
+        robust_csv = tables / f"{experiment}_robustness.csv"
+        write_text_atomic(robust_csv, robust.to_csv(index=False, float_format="%.10g"))
+        write_text_atomic(md_path, md_path.read_text() + lr_robustness_markdown(robust))
+        written.append(robust_csv)
     if len(paired):
         paired_csv, paired_md = tables / f"{experiment}_paired.csv", tables / f"{experiment}_paired.md"
         write_text_atomic(paired_csv, paired.to_csv(index=False, float_format="%.10g"))
