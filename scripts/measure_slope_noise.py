@@ -20,7 +20,7 @@ For each slope estimate (dlrs.rules: the paper's ``window_slope``, ``lsq_slope``
   deltas (0.5, 1, 0.1), i.e. how far, in units of the rate's decade 10**floor(log10 lr), the
   paper's rule moves the rate per epoch on noise alone.
 
-It writes one figure (default docs/figures/slope_noise.png). About 3 CPU minutes with
+It writes one figure (default docs/figures/slope_noise.png). About 4 CPU minutes (6 on a busy machine) with
 OMP_NUM_THREADS=1:
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/measure_slope_noise.py
