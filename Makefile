@@ -124,7 +124,7 @@ fig9: $(STAMP) $(DATA_PREP) ## Fig. 9: MNIST, SimpleDLA, 4 batch sizes x {Adacom
 	$(REPORT) fig9
 
 # ---- studies beyond the paper: baselines, ablations, sensitivity -------------------------------
-.PHONY: baselines-pinn lr-sensitivity table1-baselines dlrs-ablation images-cpu
+.PHONY: baselines-pinn lr-sensitivity table1-baselines dlrs-ablation dlrs-robust images-cpu
 baselines-pinn: $(STAMP) ## PINN at 1000/2000 Hz x {static, DLRS, cosine, exponential, step, plateau, Schedule-Free AdamW, Prodigy}, 3 000 epochs
 	$(call sweep,baselines_pinn)
 	$(call sweep,baselines_pinn_rivals)
@@ -147,6 +147,12 @@ dlrs-ablation: $(STAMP) ## PINN: batch order x {static, DLRS, authors' PINN rule
 	$(call sweep,dlrs_ablation)
 	$(REPORT) dlrs_ablation
 
+dlrs-robust: SEEDS = 50,51,52,53,54
+dlrs-robust: $(STAMP) $(FASHION_PREP) ## DLRS in an ordinary loop: paper vs robust slopes vs cosine, fixed/reshuffled PINN and Fashion-MNIST, 5 seeds
+	$(call sweep,dlrs_robust)
+	$(call sweep,dlrs_robust_images)
+	$(REPORT) dlrs_robust
+
 images-cpu: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN: batch 64/512 x 5 schedules, and a too-high rate (~1 h on 2 CPU cores)
 	$(call sweep,images_cpu)
 	$(call sweep,images_cpu_plateau)
@@ -158,7 +164,7 @@ images-cpu: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN: batch 64/512 x
 $(FASHION_RAW)/train-images-idx3-ubyte:
 	@$(MAKE) --no-print-directory data
 
-reproduce-all: fig2 fig2-cosine fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity dlrs-ablation images-cpu table1-baselines ## every figure, table and study (restartable: finished runs are skipped)
+reproduce-all: fig2 fig2-cosine fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity dlrs-ablation dlrs-robust images-cpu table1-baselines ## every figure, table and study (restartable: finished runs are skipped)
 
 report: $(STAMP) ## redraw every figure and table from whatever runs exist
 	$(REPORT) all

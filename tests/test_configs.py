@@ -28,7 +28,7 @@ def test_presets_are_the_papers_and_the_studies() -> None:
                             "baselines_pinn", "baselines_pinn_rivals", "lr_sensitivity", "lr_sensitivity_rivals",
                             "lr_sensitivity_images", "lr_sensitivity_images_rivals", "table1_baselines",
                             "dlrs_ablation", "dlrs_robust", "images_cpu", "images_cpu_plateau", "images_cpu_rivals",
-                            "images_high_lr", "fig2_cosine"}
+                            "images_high_lr", "fig2_cosine", "dlrs_robust_images"}
 
 
 @pytest.mark.parametrize("scale", [None, "smoke"])
@@ -41,7 +41,7 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
     shared_folder = {"lr_sensitivity_images": "lr_sensitivity", "lr_sensitivity_rivals": "lr_sensitivity",
                      "lr_sensitivity_images_rivals": "lr_sensitivity", "images_cpu_plateau": "images_cpu",
                      "images_cpu_rivals": "images_cpu", "baselines_pinn_rivals": "baselines_pinn",
-                     "fig2_cosine": "fig2"}
+                     "fig2_cosine": "fig2", "dlrs_robust_images": "dlrs_robust"}
     assert cfg.experiment_name == shared_folder.get(preset, preset)
     # every job of the sweep, not only the preset's own values
     jobs = _sweep_jobs(overrides, dict(params))

@@ -7,7 +7,7 @@ EXPERIMENTS = ("fig2", "fig5", "fig8", "table1", "fig9")
 # pinn/ablation (frequency columns), batch (batch-size columns), rate (initial-rate columns),
 # arch (architecture columns), lr (final metric against the initial rate)
 KINDS = {"fig2": "pinn", "fig5": "batch", "fig8": "batch", "fig9": "batch", "table1": "arch",
-         "baselines": "pinn", "dlrs": "ablation", "lr": "lr", "images": "batch", "images_high_lr": "rate"}
+         "baselines": "pinn", "dlrs": "ablation", "dlrs_robust": "ablation", "lr": "lr", "images": "batch", "images_high_lr": "rate"}
 PAPER_TABLE1 = {"simple_dla": (90.88, 91.30), "vgg19": (89.28, 91.98), "resnet18": (91.63, 92.12),
                 "googlenet": (89.78, 92.90), "mobilenetv2": (90.81, 90.88)}  # SPEC Table 1: (Normal, DLRS)
 ARCH_NAMES = {"simple_dla": "SimpleDLA", "vgg19": "VGG-19", "resnet18": "ResNet-18", "googlenet": "GoogLeNet",
@@ -16,7 +16,8 @@ ARCH_NAMES = {"simple_dla": "SimpleDLA", "vgg19": "VGG-19", "resnet18": "ResNet-
 SCHEDULES = {
     "static": ("Static", "tab:blue"), "adacomp": ("Adacomp", "tab:green"), "dlrs": ("DLRS", "tab:red"),
     "dlrs_symmetric": ("DLRS, δo = δi = 0.1", "tab:pink"), "dlrs_authors_pinn": ("DLRS, authors' PINN rule", "tab:brown"),
-    "dlrs_authors_cifar": ("DLRS, authors' CIFAR rule", "tab:olive"), "cosine": ("Cosine", "tab:purple"),
+    "dlrs_authors_cifar": ("DLRS, authors' CIFAR rule", "tab:olive"),
+    "dlrs_lsq": ("DLRS, least-squares slope", "darkred"), "dlrs_epoch_mean": ("DLRS, epoch-mean slope", "salmon"), "cosine": ("Cosine", "tab:purple"),
     "exponential": ("Exponential", "tab:orange"), "step": ("Step", "tab:cyan"), "plateau": ("Plateau", "tab:gray"),
     "replay": ("Replay", "black"),
     # optimizers that need no schedule (experiments.report.paired.method_of names their runs so)
