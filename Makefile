@@ -37,7 +37,9 @@ data: ## put the offline Fashion-MNIST (apt install dataset-fashion-mnist) where
 # The suite's output is also kept in $(TEST_LOG); the last line there and on screen is pytest's own
 # exit code (make itself reports any failure as exit 2). Slow machine: TEST_TIMEOUT_SCALE=3 make test.
 TEST_LOG    ?= outputs/pytest.log
-PYTEST_ARGS ?= -q --durations=15  # the 15 slowest tests at the end of the log: where the suite's time goes
+# -n auto --maxprocesses=4: one test process per core (pytest-xdist), at most 4; --durations=15: the 15
+# slowest tests at the end of the log, where the suite's time goes
+PYTEST_ARGS ?= -q -n auto --maxprocesses=4 --durations=15
 test: SHELL := /bin/bash
 test: $(STAMP) ## run the test suite (log in outputs/pytest.log, pytest's exit code on the last line)
 	@mkdir -p "$(dir $(TEST_LOG))"

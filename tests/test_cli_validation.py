@@ -30,7 +30,7 @@ CASES = [
     Case("unknown-task", ["task=imagenet"], ["task=imagenet is not known", "cifar10, fashion_mnist, helmholtz, mnist"]),
     Case("unknown-model", ["model=resnet50"], ["model=resnet50 is not known", "pinn_mlp", "resnet18", "simple_dla"]),
     Case("unknown-schedule", ["schedule=onecycle"], ["schedule=onecycle is not known", "adacomp, cosine, dlrs"]),
-    Case("unknown-optimizer", ["optimizer=rmsprop"], ["optimizer=rmsprop is not known", "adam, sgd"]),
+    Case("unknown-optimizer", ["optimizer=rmsprop"], ["optimizer=rmsprop is not known", "adam, prodigy, schedule_free_adamw, sgd"]),
     Case("unknown-key", ["trainer.epoch=3"], ["trainer.epoch is not a known setting", "trainer has:", "epochs"]),
     Case("model-task-mismatch", ["model=resnet18"], ["model=resnet18 does not fit task=helmholtz", "pinn_mlp"]),
     Case("mnist-cnn-on-cifar", ["task=cifar10", "model=mnist_cnn"], ["model=mnist_cnn takes 28x28 images"], tiny=False),
