@@ -13,12 +13,12 @@ import math
 
 import pytest
 import torch
-import torch.distributed as dist
 
 import dlrs.rules
 import dlrs.schedulers
 from dlrs import DLRS, Adacomp, Static
 from dlrs.rules import finite_mean, lsq_slope, mean_change_slope, window_slope
+from test_dlrs_schedulers import gloo_group  # noqa: F401  (the one-rank gloo fixture, shared)
 
 pytestmark = [pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before:UserWarning"),
               # torch's own warning when step(epoch) is used, which one test checks still works
@@ -259,25 +259,6 @@ def test_epoch_mean_resume_needs_the_previous_mean() -> None:
     fresh.load_state_dict(state)
     fresh.step([2.5, 1.5])
     assert fresh.last_slope == close(-0.4)  # without the mean it would only record this window's
-
-
-@pytest.fixture
-def gloo_group(tmp_path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """A one-rank gloo group; yields a counter of all_reduce calls."""
-    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
-    calls = collections.Counter()
-    original = dist.all_reduce
-
-    def counting_all_reduce(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls["all_reduce"] += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(dist, "all_reduce", counting_all_reduce)
-    try:
-        yield calls
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.mark.parametrize("slope", ["paper", "lsq", "epoch_mean"])
