@@ -104,13 +104,13 @@ def _field_panel(ax: plt.Axes, runs: pd.DataFrame) -> None:
         ax.text(0.5, 0.5, "no field.csv yet", ha="center", va="center", transform=ax.transAxes)
 
 
-def _save(fig: plt.Figure, out_dir: Path, stem: str) -> list[Path]:
+def _save(fig: plt.Figure, out_dir: Path, stem: str, title_inches: float = 0.6) -> list[Path]:
     folder = Path(out_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
     # fixed margins in inches: tight_layout would draw the whole figure once more
     width, height = fig.get_size_inches()
-    fig.subplots_adjust(left=1.0 / width, right=1 - 0.15 / width, bottom=0.5 / height, top=1 - 0.6 / height,
+    fig.subplots_adjust(left=1.0 / width, right=1 - 0.15 / width, bottom=0.5 / height, top=1 - title_inches / height,
                         wspace=0.3, hspace=0.35)
     fig.savefig(paths[0], dpi=150)
     fig.savefig(paths[1])
@@ -179,6 +179,8 @@ def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> l
         for sched in sorted(set(sub["schedule"]), key=lambda s: _rank("schedule", s)):
             line = sub[sub["schedule"] == sched].sort_values("lr")
             name, color = SCHEDULES.get(sched, (str(sched), None))
+            if len(line) == 1:  # Prodigy: its lr is a multiplier (1.0 by default), not a rate on this axis
+                name += f" (lr = {_g(line['lr'].iloc[0])} multiplier)"
             ax.plot(line["lr"], line["final_metric_mean"], marker="o" if len(line) > 1 else "D", color=color,
                     lw=1.2, label=name)
             if len(line) > 1:  # the band: the range over seeds
@@ -196,9 +198,9 @@ def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> l
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7)
-    fig.suptitle(f"{experiment}: final metric against the initial rate (line: mean over seeds; band: their range). "
+    fig.suptitle(f"{experiment}: final metric against the initial rate (line: mean over seeds; band: their range)\n"
                  f"{scale_text(runs)}", fontsize=9)
-    return _save(fig, out_dir, experiment)
+    return _save(fig, out_dir, experiment, title_inches=0.8)
 
 
 def plot_comparison(runs: pd.DataFrame, curves: pd.DataFrame, path: Path, title: str) -> Path:
