@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 
 from .names import ARCH_NAMES, SCHEDULES  # noqa: E402
 from .runs import _float, _warn  # noqa: E402
-from .tables import _g, _rank, scale_text  # noqa: E402
+from .tables import _g, _rank, batch_order_text, scale_text  # noqa: E402
 
 # ---- figures -----------------------------------------------------------------------------------
 def _column_title(column: str, value: Any) -> str:
@@ -27,7 +27,7 @@ def _column_title(column: str, value: Any) -> str:
     if column in ("initial_lr", "lr"):
         return f"initial lr {_g(value)}"
     if column == "shuffle":
-        return "reshuffled" if value is True or value is None else "fixed order"
+        return batch_order_text(value)
     return ARCH_NAMES.get(value, str(value))
 
 
@@ -163,7 +163,7 @@ def plot_experiment(experiment: str, kind: str, runs: pd.DataFrame, curves: pd.D
 
 
 def _with_panel(df: pd.DataFrame) -> pd.DataFrame:
-    order = ["fixed order" if s is False else "reshuffled" for s in df.get("shuffle", pd.Series(dtype=object))]
+    order = [batch_order_text(s) for s in df.get("shuffle", pd.Series(dtype=object))]
     return df.assign(panel=[f"{_g(f)} Hz, {o}" for f, o in zip(df.get("frequency", []), order)])
 
 

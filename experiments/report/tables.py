@@ -122,12 +122,19 @@ def _first_epoch(runs: pd.DataFrame, agg: pd.DataFrame, by: list[str], value: st
             for m, n, k in zip(agg[f"{value}_mean"], counts, agg["n_seeds"])]
 
 
+def batch_order_text(shuffle: Any) -> str:
+    """task.shuffle as words (runs from before the option reshuffled: None, NaN in a table)."""
+    if shuffle is None or (isinstance(shuffle, float) and math.isnan(shuffle)):
+        return "reshuffled"
+    return "reshuffled" if bool(shuffle) else "fixed order"
+
+
 def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     ablation = "shuffle" in by
     agg = aggregate(runs, by, PINN_VALUES + (RULE_VALUES if ablation else []))
     columns: dict[str, Any] = {"Frequency (Hz)": agg["frequency"].map(_g)}
     if ablation:
-        columns["Batches"] = agg["shuffle"].map(lambda v: "reshuffled" if v is True or v is None else "fixed order")
+        columns["Batches"] = agg["shuffle"].map(batch_order_text)
     first = _first_epoch(runs, agg, by, "first_epoch_below_1pct", "n_below_1pct")
     columns.update({
         "Schedule": agg["schedule"].map(_schedule_label), "Seeds": agg["n_seeds"],
@@ -291,7 +298,8 @@ def per_run_table(runs: pd.DataFrame) -> pd.DataFrame:
 def paired_markdown(experiment: str, paired: pd.DataFrame, runs: pd.DataFrame) -> str:
     """The paired comparisons as text: per cell and method, 'DLRS vs X: ratio [interval], wins/n, verdict'."""
     cells = [c for c in paired.columns if c not in PAIRED_COLUMNS]
-    shown = pd.DataFrame({**{c.replace("_", " ").capitalize(): paired[c].map(_g) for c in cells},
+    shown = pd.DataFrame({**{("Batches" if c == "shuffle" else c.replace("_", " ").capitalize()):
+                                 paired[c].map(batch_order_text if c == "shuffle" else _g) for c in cells},
                           "Reference": paired["reference"].map(_schedule_label),
                           "vs": paired["method"].map(_schedule_label),
                           "Pairs": paired["n_pairs"], "Reference wins": paired["reference_wins"],
