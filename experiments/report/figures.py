@@ -242,7 +242,7 @@ def plot_paired(experiment: str, paired: pd.DataFrame, out_dir: Path) -> list[Pa
     ratio = bool((paired["statistic"] == "ratio").all())
     cells = [c for c in paired.columns if c not in PAIRED_COLUMNS]
     rows = list(paired.iterrows())
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.6))
+    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(rows) + 1.8))
     labels = []
     for y, (_, r) in enumerate(rows):
         cell = ", ".join(_column_title(c, r[c]) for c in cells)
@@ -258,12 +258,12 @@ def plot_paired(experiment: str, paired: pd.DataFrame, out_dir: Path) -> list[Pa
         ax.set_xscale("log")
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("final error, reference / method (geometric mean, 95 % CI)" if ratio
-                  else "final accuracy, reference − method (points, 95 % CI)")
+    ax.set_xlabel("final error ratio, reference / method" if ratio else "final accuracy, reference − method (points)")
     ax.grid(alpha=0.3, axis="x")
-    ax.set_title(f"{experiment}: paired by seed (wins/pairs); green: reference better, red: worse", fontsize=9)
+    fig.suptitle(f"{experiment}: paired by seed, geometric mean and 95 % t-interval (reference wins / pairs)\n"
+                 "green: the reference is better, red: worse, grey: not separated", fontsize=9)
     width, height = fig.get_size_inches()
-    fig.subplots_adjust(left=4.0 / width, right=1 - 0.2 / width, bottom=0.75 / height, top=1 - 0.45 / height)
+    fig.subplots_adjust(left=3.4 / width, right=1 - 0.3 / width, bottom=0.7 / height, top=1 - 0.6 / height)
     folder = Path(out_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{experiment}_paired.png", folder / f"{experiment}_paired.pdf"]
