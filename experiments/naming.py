@@ -23,11 +23,12 @@ from typing import Any, Iterable
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
+from .constants import execution_only_keys
+
 # keys (or key prefixes) that never go into the name: the folder, the name itself, where files go
 OUTSIDE_NAME = ("experiment", "experiment_name", "run_name", "run_dir", "paths", "hydra")
-# the settings that change how a run executes, not what it computes (as in trainer.EXECUTION_ONLY)
-EXECUTION_ONLY = ("trainer.resume", "trainer.force", "trainer.device", "trainer.progress", "trainer.checkpoint_every",
-                  "trainer.cudnn_benchmark", "trainer.tensorboard", "task.download", "task.num_workers")
+# the settings that change how a run executes, not what it computes
+EXECUTION_ONLY = execution_only_keys()
 MAX_VALUE = 24    # a longer value (a path, a list) is shown as a short hash
 MAX_SUFFIX = 96   # a longer suffix is replaced by one hash: the settings are in the run's config.yaml
 _REF = re.compile(r"\$\{(\.?[A-Za-z_][\w.]*)\}")

@@ -21,25 +21,16 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, Literal, Mapping, Optional, Sequence, Union
 
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .constants import EXECUTION_ONLY, FINISHED, MOVED_KEYS, STATUSES
 from .errors import UserError
 from .io import TEMP_GLOB, load_checkpoint, read_json, save_checkpoint_atomic, write_csv_atomic, write_json_atomic, \
     write_text_atomic
 
-# Settings that change how a run executes but not what it computes: a run directory may be
-# resumed or skipped even if these differ.
-EXECUTION_ONLY = {"trainer": ("resume", "force", "device", "progress", "checkpoint_every", "cudnn_benchmark",
-                              "tensorboard"),
-                  "task": ("download", "num_workers",  # where the data comes from, not what it is
-                           "data_root", "lr", "epochs"),  # in older runs' configs: now paths.data, optimizer.lr, trainer.epochs
-                  "model": ("lr",),  # in older runs' configs: now optimizer.lr (configs/model_rate/)
-                  "paths": None, "run_dir": None}
-FINISHED = ("completed", "diverged")
-STATUSES = ("running", "completed", "diverged", "interrupted", "failed")
 METRICS_WRITE_INTERVAL_S = 2.0  # rewrite metrics.csv at most this often (and at every checkpoint)
 FIRST_COLUMNS, LAST_COLUMNS = ("epoch", "lr", "train_loss"), ("dlrs_slope", "dlrs_regime", "epoch_time_s", "wall_time_s")
 NOT_RESULTS = ("epoch", "lr", "dlrs_slope", "dlrs_regime", "epoch_time_s", "wall_time_s")  # left out of "final"
@@ -96,7 +87,7 @@ def run_identity(cfg: Union[DictConfig, dict[str, Any]]) -> dict[str, Any]:
     Also takes an identity stored by an older version (a plain dict), so that checkpoints written
     before a key moved still resume."""
     container = copy.deepcopy(cfg) if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
-    for section, keys in EXECUTION_ONLY.items():
+    for section, keys in [*EXECUTION_ONLY.items(), *MOVED_KEYS.items()]:
         if keys is None:
             container.pop(section, None)
         else:
@@ -290,6 +281,19 @@ def provenance() -> dict[str, Any]:
             "dirty": bool(status) if status is not None else None}
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def best_row(rows: Sequence[Mapping[str, Any]], metric: str, higher_is_better: bool) -> Optional[Mapping[str, Any]]:
+    """The epoch row with the best finite ``metric`` (the earliest of equal ones), or None: the one
+    definition of "best" for summary.json and the reports."""
+    finite = [r for r in rows if _finite(r.get(metric))]
+    if not finite:
+        return None
+    return (max if higher_is_better else min)(finite, key=lambda r: r[metric])
+
+
 def summarize(cfg: DictConfig, status: str, rows: list[dict[str, Any]], *, task: Any, final_lr: Optional[float],
               total_time_s: float, message: Optional[str], world_size: int, device: str,
               rerun: Optional[dict[str, Any]] = None) -> dict[str, Any]:
@@ -298,14 +302,12 @@ def summarize(cfg: DictConfig, status: str, rows: list[dict[str, Any]], *, task:
     higher = task.higher_is_better if task else None
     final = {k: v for k, v in (rows[-1] if rows else {}).items() if k not in NOT_RESULTS}
     best: dict[str, Any] = {}
-    finite_rows = [r for r in rows if isinstance(r.get(metric), float) and math.isfinite(r[metric])]
-    if finite_rows:
-        pick = max if higher else min
-        best_row = pick(finite_rows, key=lambda r: r[metric])
-        best = {metric: best_row[metric], "epoch": best_row["epoch"]}
+    top = best_row(rows, metric, bool(higher)) if metric else None
+    if top is not None:
+        best = {metric: top[metric], "epoch": top["epoch"]}
         threshold = getattr(task, "target", None)  # e.g. the PINN's 1 % (the authors' stopping rule)
         if threshold is not None:
-            below = [r["epoch"] for r in finite_rows if r[metric] < threshold]
+            below = [r["epoch"] for r in rows if _finite(r.get(metric)) and r[metric] < threshold]
             best["first_epoch_below_target"] = below[0] if below else None
             best["target"] = threshold
     return {

@@ -29,7 +29,7 @@ from .builders import build_optimizer, build_schedule, build_task
 from .config_check import check_config
 from .errors import UserError
 from .progress import EpochProgress
-from .run_dir import EXECUTION_ONLY, FINISHED, RunDir, provenance, run_identity, summarize  # noqa: F401 (re-exported)
+from .run_dir import RunDir, provenance, run_identity, summarize
 from .tasks.base import TaskContext
 from .tensorboard_log import TensorBoardLog, require_tensorboard
 

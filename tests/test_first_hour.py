@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from conftest import REPO, cli_env, compose_config, run_cli, scaled
 from experiments import demo, report
 from experiments.errors import DataMissingError, UserError
-from experiments.naming import EXECUTION_ONLY, name_with_settings, settings_label
+from experiments.naming import name_with_settings, settings_label
 from experiments.progress import EpochProgress, clock
 from experiments.run import _sweep_jobs, check_single_run
 from test_report import write_fake_run
@@ -165,14 +165,6 @@ def test_names_hold_every_setting_from_the_command_line() -> None:
     assert _name(["+scale=smoke"]) == f"{BASE}_scale-smoke_s50"
     assert _name(["run_name=mine", "trainer.epochs=5"]) == "mine"  # chosen by hand: as it is
     assert settings_label(_compose([]), ["trainer.epochs=5", "trainer.epochs=6"]) == "epochs6"  # the last wins
-
-
-def test_execution_only_settings_match_the_trainer() -> None:
-    from experiments.trainer import EXECUTION_ONLY as TRAINER
-
-    trainer_keys = {f"{s}.{k}" for s, keys in TRAINER.items() if keys for k in keys}
-    legacy = {"task.data_root", "task.lr", "task.epochs", "model.lr"}  # only in older runs' configs
-    assert trainer_keys - legacy == set(EXECUTION_ONLY)
 
 
 @pytest.mark.parametrize("preset", PRESETS)

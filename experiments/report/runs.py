@@ -15,8 +15,8 @@ from typing import Any, Optional
 import pandas as pd
 import yaml
 
-STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "failed", "incomplete")
-FINISHED = ("completed", "diverged")
+from ..constants import FINISHED
+from ..run_dir import best_row
 REPORT_DIR = "report"  # <experiment>/report/: the report of an ad-hoc experiment, beside its runs (not a run)
 METRIC_COLUMNS = ("train_loss", "test_loss", "rel_error", "test_acc")
 RUN_COLUMNS = ["run_name", "status", "task", "model", "schedule", "optimizer", "lr", "batch_size", "frequency",
@@ -121,9 +121,10 @@ def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
         final = {c: last[c] for c in METRIC_COLUMNS if c in metrics.columns}
         row["epochs_completed"] = max(int(row["epochs_completed"]), len(metrics))
         row["total_time_s"] = last.get("wall_time_s", row.get("total_time_s"))
-        if metric in metrics.columns and metrics[metric].notna().any():
+        if metric in metrics.columns:
             higher = row["higher_is_better"] if row["higher_is_better"] is not None else metric == "test_acc"
-            best = {metric: metrics[metric].max() if higher else metrics[metric].min()}
+            top = best_row(metrics.to_dict("records"), metric, higher)
+            best = {metric: top[metric]} if top is not None else {}
     for name in METRIC_COLUMNS:
         if name in final:
             row[f"final_{name}"] = _float(final[name])
@@ -151,10 +152,11 @@ def _trajectory(metrics: Optional[pd.DataFrame], metric: Optional[str], row: dic
         return out
     if "lr" in metrics.columns:
         out["final_lr"] = _float(metrics["lr"].iloc[-1])
-    if metric in metrics.columns and metrics[metric].notna().any():
-        higher = row.get("higher_is_better") if row.get("higher_is_better") is not None else metric == "test_acc"
+    top = best_row(metrics.to_dict("records"), metric, row.get("higher_is_better") if row.get("higher_is_better")
+                   is not None else metric == "test_acc") if metric in metrics.columns else None
+    if top is not None:
+        out["best_epoch"] = int(top["epoch"])
         values = metrics[metric]
-        out["best_epoch"] = int(metrics["epoch"][values.idxmax() if higher else values.idxmin()])
         if metric == "rel_error":
             below = metrics["epoch"][values < REL_ERROR_TARGET]
             out["first_epoch_below_1pct"] = int(below.iloc[0]) if len(below) else float("nan")

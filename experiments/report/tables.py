@@ -10,10 +10,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ..constants import STATUS_ORDER
 from ..io import write_text_atomic
 from .names import ARCH_NAMES, PAPER_TABLE1, SCHEDULES
 from .paired import PAIRED_COLUMNS, paired_text
-from .runs import STATUS_ORDER
 
 # ---- aggregation over seeds --------------------------------------------------------------------
 def status_text(statuses: Sequence[str]) -> str:

@@ -1,0 +1,28 @@
+"""Facts shared by the trainer, the run directory, run naming and the reports: each written once.
+
+No imports beyond the standard library, so the reports (no torch) and the command line can use it.
+"""
+
+from __future__ import annotations
+
+# A run's status in summary.json; a finished run is skipped when its command runs again.
+STATUSES = ("running", "completed", "diverged", "interrupted", "failed")
+FINISHED = ("completed", "diverged")
+# The reports' order of statuses ("incomplete": a folder with metrics.csv but no readable summary.json).
+STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "failed", "incomplete")
+
+# Settings that change how a run executes but not what it computes: a run directory may be resumed
+# or skipped even if these differ, and a run name never shows them. ``None``: the whole section.
+EXECUTION_ONLY: dict[str, tuple[str, ...] | None] = {
+    "trainer": ("resume", "force", "device", "progress", "checkpoint_every", "cudnn_benchmark", "tensorboard"),
+    "task": ("download", "num_workers"),  # where the data comes from, not what it is
+    "paths": None, "run_dir": None,
+}
+# Keys that older runs' configs still hold but that moved (now paths.data, optimizer.lr, trainer.epochs):
+# ignored when comparing a stored run with a new config, so those runs still resume.
+MOVED_KEYS = {"task": ("data_root", "lr", "epochs"), "model": ("lr",)}
+
+
+def execution_only_keys() -> set[str]:
+    """EXECUTION_ONLY as dotted keys (``trainer.device``), for sections listed key by key."""
+    return {f"{section}.{key}" for section, keys in EXECUTION_ONLY.items() if keys for key in keys}
