@@ -59,18 +59,21 @@ class _FinishedSummary(_Summary):
     total_time_s: Number
 
 
-class _Position(_Strict):
-    epoch: int = Field(ge=0)
-    batch: int = Field(ge=0)
-    loss_sum: Number
-    epoch_time: Number
-    lr_used: Optional[Number]
-    wall: Number
+class Position(_Strict):
+    """Where a run stands: the trainer's loop state, and what every checkpoint stores of it (the
+    trainer changes the fields in place; a checkpoint's copy is validated when it is loaded)."""
+
+    epoch: int = Field(default=0, ge=0)      # epochs finished
+    batch: int = Field(default=0, ge=0)      # batches finished in the current epoch
+    loss_sum: Number = 0.0                   # their summed loss (a resumed epoch continues the sum)
+    epoch_time: Number = 0.0                 # seconds spent in the current epoch so far
+    lr_used: Optional[Number] = None         # the rate the current epoch started with
+    wall: Number = 0.0                       # seconds of training in finished epochs
 
 
 class _Checkpoint(_Strict):
     epoch: int = Field(ge=0)
-    position: _Position
+    position: Position
     rows: list[dict[str, Any]]
     identity: dict[str, Any]
     model: dict[str, Any]

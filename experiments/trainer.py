@@ -29,7 +29,7 @@ from .builders import build_optimizer, build_schedule, build_task
 from .config_check import check_config
 from .errors import UserError
 from .progress import EpochProgress
-from .run_dir import RunDir, provenance, run_identity, summarize
+from .run_dir import Position, RunDir, provenance, run_identity, summarize
 from .tasks.base import TaskContext
 from .tensorboard_log import TensorBoardLog, require_tensorboard
 
@@ -123,7 +123,7 @@ class Trainer:
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.rows: list[dict[str, Any]] = []
         self.rerun = provenance()  # threads, torch, commit: what reproducing this run needs
-        self.position = {"epoch": 0, "batch": 0, "loss_sum": 0.0, "epoch_time": 0.0, "lr_used": None, "wall": 0.0}
+        self.position = Position()
 
     # ---- main entry ----------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -141,8 +141,8 @@ class Trainer:
         run_dir.remove_leftovers()
         if checkpoint is not None:
             run_dir.write_metrics(self.rows, force=True)  # drop rows written after the checkpoint
-            print(f"resuming {run_dir.path} at epoch {self.position['epoch'] + 1}"
-                  + (f", batch {self.position['batch'] + 1}" if self.position["batch"] else ""))
+            print(f"resuming {run_dir.path} at epoch {self.position.epoch + 1}"
+                  + (f", batch {self.position.batch + 1}" if self.position.batch else ""))
         else:
             run_dir.start(cfg)
         self._write_summary("running")
@@ -227,18 +227,18 @@ class Trainer:
     def _train(self, stop: _SignalFlag) -> str:
         cfg, pos, env = self.cfg, self.position, self.env
         epochs = int(cfg.trainer.epochs)
-        progress = EpochProgress(epochs, pos["epoch"], cfg.trainer.progress, self.task.metric, enabled=env.is_main)
-        tensorboard = TensorBoardLog(self.run_dir.path, pos["epoch"] + 1) if cfg.trainer.tensorboard and env.is_main else None
+        progress = EpochProgress(epochs, pos.epoch, cfg.trainer.progress, self.task.metric, enabled=env.is_main)
+        tensorboard = TensorBoardLog(self.run_dir.path, pos.epoch + 1) if cfg.trainer.tensorboard and env.is_main else None
         status = "completed"
         try:
-            for epoch in range(pos["epoch"], epochs):
-                t0 = time.perf_counter() - pos["epoch_time"]
-                if pos["lr_used"] is None:
-                    pos["lr_used"] = float(self.optimizer.param_groups[0]["lr"])
-                loss_sum = torch.tensor(pos["loss_sum"], device=self.device)
+            for epoch in range(pos.epoch, epochs):
+                t0 = time.perf_counter() - pos.epoch_time
+                if pos.lr_used is None:
+                    pos.lr_used = float(self.optimizer.param_groups[0]["lr"])
+                loss_sum = torch.tensor(pos.loss_sum, device=self.device)
                 self.train_model.train()
                 self._optimizer_mode("train", epoch)
-                for batch in self._batches(epoch, pos["batch"]):
+                for batch in self._batches(epoch, pos.batch):
                     with self._autocast():
                         loss = self.task.loss(self.train_model, batch)
                     self.optimizer.zero_grad(set_to_none=True)
@@ -246,18 +246,18 @@ class Trainer:
                     self.optimizer.step()
                     self.schedule.observe(loss)
                     loss_sum += loss.detach().float()
-                    pos["batch"] += 1
+                    pos.batch += 1
                     if stop.signum is not None and not env.enabled:
-                        pos["loss_sum"], pos["epoch_time"] = float(loss_sum), time.perf_counter() - t0
+                        pos.loss_sum, pos.epoch_time = float(loss_sum), time.perf_counter() - t0
                         self._interrupt(stop.signum, self._leave_training_point(epoch))
-                mean_loss, stop_now = self._epoch_loss(loss_sum, pos["batch"], stop)
+                mean_loss, stop_now = self._epoch_loss(loss_sum, pos.batch, stop)
                 diverged = not math.isfinite(mean_loss)
                 if not diverged:
                     self.schedule.step(mean_loss)
                 row = self._epoch_row(epoch, mean_loss, time.perf_counter() - t0)
-                pos.update(epoch=epoch + 1, batch=0, loss_sum=0.0, epoch_time=0.0, lr_used=None,
-                           wall=pos["wall"] + row["epoch_time_s"])
-                row["wall_time_s"] = pos["wall"]
+                pos.epoch, pos.batch, pos.loss_sum, pos.epoch_time, pos.lr_used = epoch + 1, 0, 0.0, 0.0, None
+                pos.wall += row["epoch_time_s"]
+                row["wall_time_s"] = pos.wall
                 self.rows.append(row)
                 progress.update(row)
                 if tensorboard:
@@ -293,7 +293,7 @@ class Trainer:
         return total / max(count, 1.0), (stop.signum or signal.SIGTERM) if signals else None
 
     def _epoch_row(self, epoch: int, mean_loss: float, seconds: float) -> dict[str, Any]:
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": self.position["lr_used"], "train_loss": mean_loss}
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": self.position.lr_used, "train_loss": mean_loss}
         self._optimizer_mode("eval", epoch)  # every rank: it moves the weights; the checkpoint follows
         if self.env.is_main:
             self.model.eval()
@@ -309,7 +309,7 @@ class Trainer:
     def _save_checkpoint(self, training_point: Optional[dict[str, Any]] = None) -> None:
         self.run_dir.save_checkpoint(self.rows, {
             "training_point": training_point,  # Schedule-Free, stopped mid-epoch: the model at y
-            "epoch": self.position["epoch"], "position": dict(self.position), "model": self.model.state_dict(),
+            "epoch": self.position.epoch, "position": self.position.model_dump(), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -330,7 +330,7 @@ class Trainer:
         if state.get("training_point") is not None:  # stopped mid-epoch: continue from y itself
             self.optimizer.train()
             self.model.load_state_dict(state["training_point"])
-        self.position, self.rows = dict(state["position"]), list(state["rows"])
+        self.position, self.rows = Position(**state["position"]), list(state["rows"])
 
     def _save_artifacts(self) -> None:
         """The task's end-of-run files and the curves figure."""
@@ -350,7 +350,7 @@ class Trainer:
     def _write_summary(self, status: str, message: Optional[str] = None) -> dict[str, Any]:
         final_lr = float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else None
         summary = summarize(self.cfg, status, self.rows, task=self.task, final_lr=final_lr,
-                            total_time_s=self.position["wall"], message=message, world_size=self.env.world_size,
+                            total_time_s=self.position.wall, message=message, world_size=self.env.world_size,
                             device=str(self.device), rerun=self.rerun)
         self.run_dir.write_summary(summary)
         return summary
