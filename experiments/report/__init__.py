@@ -122,8 +122,8 @@ def make_report(experiment: str, runs_dir: Path, out_dir: Path, earlier: Optiona
     written: list[Path] = []
     for name, group in parts:
         kind = experiment_kind(experiment, group)
-        written += write_table(name, kind, group, target)
-        paired = comparisons(kind, group)
+        paired = comparisons(kind, group)  # once, for the paired table and its figure
+        written += write_table(name, kind, group, target, paired)
         if len(paired):
             written += plot_paired(name, paired, target)
         if group["run_dir"].isna().any():

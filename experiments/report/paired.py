@@ -42,8 +42,8 @@ def method_of(schedule: Any, optimizer: Any) -> str:
 
 
 def with_methods(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs.assign(method=[method_of(s, o) for s, o in zip(runs["schedule"], runs.get("optimizer", None)
-                                                                if "optimizer" in runs else [None] * len(runs))])
+    optimizers = runs["optimizer"] if "optimizer" in runs else [None] * len(runs)
+    return runs.assign(method=[method_of(s, o) for s, o in zip(runs["schedule"], optimizers)])
 
 
 def _order(method: str) -> tuple[int, str]:

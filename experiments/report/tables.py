@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -318,13 +318,14 @@ def paired_markdown(experiment: str, paired: pd.DataFrame, runs: pd.DataFrame) -
             + to_markdown(shown))
 
 
-def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
+def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path,
+                paired: Optional[pd.DataFrame] = None) -> list[Path]:
     """tables/<experiment>.csv (numbers), tables/<experiment>.md (mean ± std text),
     tables/<experiment>_runs.csv (one row per run) and, where the layout pairs methods with a
     reference, tables/<experiment>_paired.{csv,md}."""
     from .paired import comparisons, labelled
 
-    paired = comparisons(kind, runs)
+    paired = comparisons(kind, runs) if paired is None else paired
     numeric, shown, caption = build_table(kind, labelled(runs))
     tables = Path(out_dir) / "tables"
     csv_path, md_path, runs_path = (tables / f"{experiment}{suffix}" for suffix in (".csv", ".md", "_runs.csv"))
