@@ -16,7 +16,7 @@ STATUS_ORDER = ("completed", "diverged", "running", "interrupted", "failed", "in
 EXECUTION_ONLY: dict[str, tuple[str, ...] | None] = {
     "trainer": ("resume", "force", "device", "progress", "checkpoint_every", "cudnn_benchmark", "tensorboard"),
     "task": ("download", "num_workers"),  # where the data comes from, not what it is
-    "paths": None, "run_dir": None,
+    "paths": None, "run_dir": None, "report": None,  # report: how the report draws the experiment
 }
 # Keys that older runs' configs still hold but that moved (now paths.data, optimizer.lr, trainer.epochs):
 # ignored when comparing a stored run with a new config, so those runs still resume.

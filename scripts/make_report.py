@@ -4,8 +4,8 @@
 
 Run it from anywhere (it puts the repository root on sys.path itself). Any other experiment name
 with a folder under --runs (e.g. fig2_quick, default, demo) works too; `all` reports the five paper
-experiments plus every other experiment folder found. The curated experiments (the presets: fig2,
-fig2_quick, fig5, ..., baselines_pinn, lr_sensitivity) go to <out>/figures/ and <out>/tables/; any
+experiments plus every other experiment folder found. The curated experiments (a preset of that name declares its
+report.layout: fig2, fig2_quick, fig5, ..., baselines_pinn, lr_sensitivity) go to <out>/figures/ and <out>/tables/; any
 other folder (ad-hoc runs such as `default`) gets its report beside its runs, in
 <runs>/<experiment>/report/, never in the curated <out>/. A folder with runs of several tasks or
 models is reported once per task (<experiment>-<task>). Prints the paths written. Safe to rerun at
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import pandas as pd  # noqa: E402
 
 from experiments.errors import UserError  # noqa: E402
-from experiments.report import EXPERIMENTS, make_report, preset_kind  # noqa: E402
+from experiments.report import EXPERIMENTS, declared_layout, make_report  # noqa: E402
 
 
 def experiments_to_report(name: str, runs_dir: Path) -> list[str]:
@@ -31,7 +31,7 @@ def experiments_to_report(name: str, runs_dir: Path) -> list[str]:
     present = sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
     if name == "all":
         return list(EXPERIMENTS) + [p for p in present if p not in EXPERIMENTS]
-    if preset_kind(name) is None and name not in present:
+    if declared_layout(name) is None and name not in present:
         raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}, all"
                         + (f", or a folder under {runs_dir}: {', '.join(present)}" if present else ""))
     return [name]

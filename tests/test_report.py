@@ -427,7 +427,8 @@ def test_cli(tmp_path: Path, capsys):
     cli = _cli()
     assert cli.main(["all", "--runs", str(runs_dir), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert str(out / "tables" / "fig9.csv") in printed and str(out / "figures" / "fig9_extra_lr.pdf") in printed
+    assert str(out / "tables" / "fig9.csv") in printed  # a preset's folder: curated
+    assert str(runs_dir / "fig9_extra" / "report" / "figures" / "fig9_extra_lr.pdf") in printed  # no preset: ad hoc
     assert "fig2: no runs" in printed
     assert pd.read_csv(out / "tables" / "fig9.csv").status.tolist() == ["1 completed, 1 failed"]
     assert cli.main(["fig7", "--runs", str(runs_dir)]) == 2
@@ -495,3 +496,18 @@ def test_ablation_table_shows_what_the_rule_saw(tmp_path: Path):
     md = (tmp_path / "out" / "tables" / "dlrs_ablation.md").read_text()
     assert "| Stagnant epochs (%) | Mean abs. slope, first third | First epoch at min lr (seeds) | Epochs at min lr (%) |" in md
     assert "| 3 (1/1) " in md and md.count("| —  ") >= 1
+
+
+def test_the_layout_is_the_presets_not_the_names_first_word(tmp_path: Path, capsys):
+    """Folders named like a preset family (dlrs_*, lr_*, images_*) but made by hand are ad hoc: their
+    report goes beside the runs, never into the curated out/; a preset's layout is inherited from
+    its parent preset unless it declares its own."""
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    for name in ("dlrs_mine", "lr_mine", "images_mine"):
+        write_fake_run(runs, name, schedule="dlrs", seed=50)
+        report.make_report(name, runs, out)
+        assert (runs / name / "report" / "tables" / f"{name}.md").is_file()
+    assert not out.exists()
+    assert report.declared_layout("fig2_quick") == "pinn"  # fig2's
+    assert report.declared_layout("images_high_lr") == "rate"  # its own, over images_cpu's batch layout
+    capsys.readouterr()

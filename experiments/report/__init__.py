@@ -1,10 +1,12 @@
 """The paper's figures and tables, redrawn from run directories (``results/runs/<experiment>/<run>/``).
 
 ``make_report`` aggregates over seeds (mean ± std) and writes ``figures/<experiment>[_lr].{png,pdf}``
-and ``tables/<experiment>.{csv,md}``: under ``out_dir`` (``results/``) for the curated experiments
-(the presets: fig2, fig2_quick, fig5, ..., names that ``preset_kind`` knows), and beside the
-runs, in ``<runs_dir>/<experiment>/report/``, for any other folder (``default``, ``demo``, your own
-``experiment_name``), so ad-hoc runs never overwrite the curated figures and tables.
+and ``tables/<experiment>.{csv,md}``. The layout of both (``pinn``, ``batch``, ``lr``, ...) is the
+``report.layout`` that the preset of the same name declares (configs/experiment/<experiment>.yaml);
+only such a curated experiment writes under ``out_dir`` (``results/``). Any other folder
+(``default``, ``demo``, your own ``experiment_name``) gets its report beside the runs, in
+``<runs_dir>/<experiment>/report/``, with a layout guessed from its runs, so ad-hoc runs never
+overwrite the curated figures and tables.
 
 One report holds one task and one model (an architecture comparison: one task): a folder that
 holds runs of several is reported once per task (``<experiment>-<task>``, or
@@ -17,28 +19,42 @@ colours). No torch import here: reports must be cheap to redraw while runs are s
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
+from hydra import compose, initialize_config_dir
+
+from ..schema import CONFIG_DIR
 
 from .figures import plot_comparison, plot_experiment, plot_paired
-from .names import ARCH_NAMES, EXPERIMENTS, KINDS, PAPER_TABLE1, SCHEDULES, preset_kind
+from .names import ARCH_NAMES, EXPERIMENTS, PAPER_TABLE1, SCHEDULES
 from .paired import comparisons, labelled, paired_table
 from .runs import FINISHED, REPORT_DIR, load_curves, load_runs, read_metrics
 from .tables import aggregate, build_table, mean_std_text, status_text, to_markdown, write_table
 
 __all__ = ["make_report", "with_earlier_runs", "comparisons", "paired_table", "labelled", "experiment_kind", "is_curated", "report_dir", "split_runs", "load_runs", "load_curves",
            "read_metrics", "aggregate", "build_table", "write_table", "plot_experiment", "plot_comparison",
-           "mean_std_text", "status_text", "to_markdown", "preset_kind", "EXPERIMENTS", "KINDS", "PAPER_TABLE1",
+           "mean_std_text", "status_text", "to_markdown", "declared_layout", "EXPERIMENTS", "PAPER_TABLE1",
            "ARCH_NAMES", "SCHEDULES", "FINISHED", "REPORT_DIR"]
 
 PINN_KINDS = ("pinn", "ablation")
 
 
+@functools.lru_cache(maxsize=None)
+def declared_layout(experiment: str) -> Optional[str]:
+    """``report.layout`` of the preset named ``experiment`` (composed as Hydra composes a run of
+    it, so a preset inherits its parent's), or None where no preset has that name."""
+    if not (CONFIG_DIR / "experiment" / f"{experiment}.yaml").is_file():
+        return None
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=[f"+experiment={experiment}"]).report.layout
+
+
 def is_curated(experiment: str) -> bool:
     """A preset's experiment (fig2, fig2_quick, table1_baselines, ...): its report goes to results/."""
-    return preset_kind(experiment) is not None
+    return declared_layout(experiment) is not None
 
 
 def report_dir(experiment: str, runs_dir: Path, out_dir: Path) -> Path:
@@ -56,9 +72,9 @@ def _guess_kind(runs: pd.DataFrame) -> str:
 
 
 def experiment_kind(experiment: str, runs: Optional[pd.DataFrame] = None) -> str:
-    """'pinn', 'ablation', 'batch', 'rate', 'arch' or 'lr': from the name (fig2_quick -> fig2) where the
-    runs fit it, else guessed from the runs."""
-    kind = preset_kind(experiment)
+    """'pinn', 'ablation', 'batch', 'rate', 'arch' or 'lr': the preset's declared layout where the runs
+    fit it (dlrs_robust's image runs do not fit its PINN layout), else guessed from the runs."""
+    kind = declared_layout(experiment)
     if runs is None or runs.empty:
         return kind or "batch"
     if kind == "lr":
@@ -78,7 +94,7 @@ def split_runs(experiment: str, runs: pd.DataFrame) -> list[tuple[str, pd.DataFr
 
     One group keeps the experiment's name; several get ``<experiment>-<task>[-<model>]``.
     """
-    if runs.empty or preset_kind(experiment) == "lr":  # one table with a task column
+    if runs.empty or declared_layout(experiment) == "lr":  # one table with a task column
         return [(experiment, runs)]
     groups: list[tuple[tuple[str, ...], pd.DataFrame]] = []
     for task, by_task in runs.groupby(runs["task"].map(_label), sort=True):

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-EXPERIMENTS = ("fig2", "fig5", "fig8", "table1", "fig9")
-# experiment name, or its first part (fig2_quick -> fig2) -> layout of its figure and table:
-# pinn/ablation (frequency columns), batch (batch-size columns), rate (initial-rate columns),
-# arch (architecture columns), lr (final metric against the initial rate)
-KINDS = {"fig2": "pinn", "fig5": "batch", "fig8": "batch", "fig9": "batch", "table1": "arch",
-         "baselines": "pinn", "dlrs": "ablation", "dlrs_robust": "ablation", "lr": "lr", "images": "batch", "images_high_lr": "rate"}
+EXPERIMENTS = ("fig2", "fig5", "fig8", "table1", "fig9")  # the paper's, for `make_report.py all`
 PAPER_TABLE1 = {"simple_dla": (90.88, 91.30), "vgg19": (89.28, 91.98), "resnet18": (91.63, 92.12),
                 "googlenet": (89.78, 92.90), "mobilenetv2": (90.81, 90.88)}  # SPEC Table 1: (Normal, DLRS)
 ARCH_NAMES = {"simple_dla": "SimpleDLA", "vgg19": "VGG-19", "resnet18": "ResNet-18", "googlenet": "GoogLeNet",
@@ -24,7 +19,3 @@ SCHEDULES = {
     "schedule_free_adamw": ("Schedule-Free AdamW", "tab:olive"), "prodigy": ("Prodigy", "gold"),
 }
 
-
-def preset_kind(experiment: str) -> str | None:
-    """The layout of a curated experiment (its whole name first, then its first part), or None."""
-    return KINDS.get(experiment) or KINDS.get(experiment.split("_")[0])

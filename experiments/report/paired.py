@@ -118,7 +118,7 @@ def paired_text(row: pd.Series) -> str:
     return f"{row['estimate']:+.2f}{interval} pts"
 
 
-# cells of a comparison per report layout (experiments.report.names.KINDS); the method is compared within each
+# cells of a comparison per report layout (a preset's report.layout); the method is compared within each
 CELLS = {"pinn": ["frequency"], "ablation": ["frequency", "shuffle"], "batch": ["batch_size"], "rate": ["lr"]}
 
 

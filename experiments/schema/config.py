@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 from pydantic import model_validator
 
@@ -13,11 +13,18 @@ from .paths import Paths
 from .schedule import SCHEDULES
 from .task import TASKS
 from .trainer import Trainer
-from .values import PATH, name
+from .values import PATH, choice, name
 
 # The groups whose schema depends on the config (by name or _target_), and those with one schema.
 REGISTRIES = {r.group: r for r in (TASKS, MODELS, OPTIMIZERS, SCHEDULES)}
-FIXED = {"trainer": Trainer, "paths": Paths}
+LAYOUTS = ("pinn", "ablation", "batch", "rate", "arch", "lr")  # experiments/report: a table and figure for each
+
+
+class Report(Group):
+    layout: Annotated[Optional[str], choice(LAYOUTS).or_null()]   # set by presets only
+
+
+FIXED = {"trainer": Trainer, "paths": Paths, "report": Report}
 
 
 class Config(Group):
@@ -33,6 +40,7 @@ class Config(Group):
     experiment_name: Annotated[str, name()]
     run_name: Annotated[str, name()]            # one directory name (at most 255 bytes)
     run_dir: Annotated[str, PATH]               # ${paths.runs}/${experiment_name}/${run_name}
+    report: Report
 
     @model_validator(mode="after")
     def _groups_agree(self) -> "Config":
