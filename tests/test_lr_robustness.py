@@ -16,7 +16,8 @@ IMAGE_GRID = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 
 def _agg(task: str, method: str, grid: list[float], means: list[float], diverged: list[int] | None = None):
     return pd.DataFrame({"task": task, "schedule": method, "lr": grid, "final_metric_mean": means,
-                         "n_diverged": diverged or [0] * len(grid), "n_seeds": 3})
+                         "n_diverged": diverged or [0] * len(grid), "n_seeds": 3,
+                         "higher_is_better": task != "helmholtz"})
 
 
 def _row(agg: pd.DataFrame) -> dict:

@@ -31,7 +31,7 @@ from ..schema import CONFIG_DIR
 from .figures import plot_comparison, plot_experiment, plot_paired
 from .names import ARCH_NAMES, EXPERIMENTS, PAPER_TABLE1, SCHEDULES
 from .paired import comparisons, labelled, paired_table
-from .runs import FINISHED, REPORT_DIR, load_curves, load_runs, read_metrics
+from .runs import FINISHED, REPORT_DIR, higher_is_better, load_curves, load_runs, read_metrics
 from .tables import aggregate, build_table, mean_std_text, status_text, to_markdown, write_table
 
 __all__ = ["make_report", "with_earlier_runs", "comparisons", "paired_table", "labelled", "experiment_kind", "is_curated", "report_dir", "split_runs", "load_runs", "load_curves",
@@ -63,8 +63,12 @@ def report_dir(experiment: str, runs_dir: Path, out_dir: Path) -> Path:
     return Path(out_dir) if is_curated(experiment) else Path(runs_dir) / experiment / REPORT_DIR
 
 
+def _measures_errors(runs: pd.DataFrame) -> pd.Series:
+    return ~runs.apply(higher_is_better, axis=1).astype(bool)
+
+
 def _guess_kind(runs: pd.DataFrame) -> str:
-    if (runs["task"] == "helmholtz").any():
+    if _measures_errors(runs).any():
         return "pinn"
     if runs["model"].nunique() > 1:
         return "arch"
@@ -79,7 +83,7 @@ def experiment_kind(experiment: str, runs: Optional[pd.DataFrame] = None) -> str
         return kind or "batch"
     if kind == "lr":
         return kind
-    pinn = bool((runs["task"] == "helmholtz").all())
+    pinn = bool(_measures_errors(runs).all())
     if kind is not None and (kind in PINN_KINDS) == pinn:
         return kind
     return _guess_kind(runs)

@@ -191,10 +191,11 @@ def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> l
                             yerr=[line["final_metric_mean"] - line["final_metric_min"],
                                   line["final_metric_max"] - line["final_metric_mean"]])
         ax.set_xscale("log")
-        if task == "helmholtz":
+        error = not sub["higher_is_better"].iloc[0]
+        if error:
             ax.set_yscale("log")
         ax.set(title=task, xlabel="initial learning rate",
-               ylabel="final relative error" if task == "helmholtz" else "final test accuracy (%)")
+               ylabel="final relative error" if error else "final test accuracy (%)")
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7)

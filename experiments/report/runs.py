@@ -21,6 +21,15 @@ REPORT_DIR = "report"  # <experiment>/report/: the report of an ad-hoc experimen
 METRIC_COLUMNS = ("train_loss", "test_loss", "rel_error", "test_acc")
 RUN_COLUMNS = ["run_name", "status", "task", "model", "schedule", "optimizer", "lr", "batch_size", "frequency",
                "seed", "epochs", "epochs_completed", "metric"]
+
+
+def higher_is_better(row: Any) -> bool:
+    """Whether a larger ``row["metric"]`` is better: as the run's summary says, else for the
+    metrics this harness knows (test_acc, an accuracy; rel_error, an error)."""
+    stated = row.get("higher_is_better")
+    return bool(stated) if stated is not None and not pd.isna(stated) else row.get("metric") == "test_acc"
+
+
 # the PINN's target (the paper's "< 1 %", the authors' stopping rule was 0.9 %)
 REL_ERROR_TARGET = 0.01
 MIN_LR_TOLERANCE = 1.05  # a rate within 5 % of a rule's min_lr counts as at its floor
@@ -122,8 +131,7 @@ def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
         row["epochs_completed"] = max(int(row["epochs_completed"]), len(metrics))
         row["total_time_s"] = last.get("wall_time_s", row.get("total_time_s"))
         if metric in metrics.columns:
-            higher = row["higher_is_better"] if row["higher_is_better"] is not None else metric == "test_acc"
-            top = best_row(metrics.to_dict("records"), metric, higher)
+            top = best_row(metrics.to_dict("records"), metric, higher_is_better(row))
             best = {metric: top[metric]} if top is not None else {}
     for name in METRIC_COLUMNS:
         if name in final:
@@ -152,8 +160,7 @@ def _trajectory(metrics: Optional[pd.DataFrame], metric: Optional[str], row: dic
         return out
     if "lr" in metrics.columns:
         out["final_lr"] = _float(metrics["lr"].iloc[-1])
-    top = best_row(metrics.to_dict("records"), metric, row.get("higher_is_better") if row.get("higher_is_better")
-                   is not None else metric == "test_acc") if metric in metrics.columns else None
+    top = best_row(metrics.to_dict("records"), metric, higher_is_better(row)) if metric in metrics.columns else None
     if top is not None:
         out["best_epoch"] = int(top["epoch"])
         values = metrics[metric]

@@ -13,6 +13,7 @@ import pandas as pd
 from ..constants import STATUS_ORDER
 from ..io import write_text_atomic
 from .names import ARCH_NAMES, PAPER_TABLE1, SCHEDULES
+from .runs import higher_is_better
 from .paired import PAIRED_COLUMNS, paired_text
 
 # ---- aggregation over seeds --------------------------------------------------------------------
@@ -159,9 +160,10 @@ def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.Dat
 
 def _lr_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Final metric per task, initial rate and schedule: does the schedule remove the need to tune the rate?"""
-    runs = runs.assign(final_metric=[r.get("final_rel_error") if r.get("task") == "helmholtz" else r.get("final_test_acc")
-                                     for _, r in runs.iterrows()])
+    runs = runs.assign(final_metric=[r.get(f"final_{r.get('metric')}") for _, r in runs.iterrows()],
+                       higher_is_better=runs.apply(higher_is_better, axis=1))
     agg = aggregate(runs, ["task", "lr", "schedule"], ["final_metric", "final_lr"])
+    agg["higher_is_better"] = agg["task"].map(runs.groupby("task")["higher_is_better"].first())
     bounds = runs[runs["status"] != "diverged"].groupby(["task", "lr", "schedule"])["final_metric"]
     agg["final_metric_min"] = [bounds.min().get(k, math.nan) for k in zip(agg["task"], agg["lr"], agg["schedule"])]
     agg["final_metric_max"] = [bounds.max().get(k, math.nan) for k in zip(agg["task"], agg["lr"], agg["schedule"])]
@@ -183,7 +185,7 @@ def lr_robustness(agg: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (task, method), sub in agg.groupby(["task", "schedule"], sort=False):
         sub = sub.sort_values("lr").reset_index(drop=True)
-        error = task == "helmholtz"
+        error = not sub["higher_is_better"].iloc[0]
         values = [v if n == 0 and math.isfinite(v) else (math.inf if error else -math.inf)
                   for v, n in zip(sub["final_metric_mean"], sub["n_diverged"])]
         best = int(np.argmin(values) if error else np.argmax(values))
@@ -272,7 +274,7 @@ def scale_text(runs: pd.DataFrame) -> str:
     data = []  # image runs on part of the data say how much (the PINN's subset is collocation points)
     for column, what in (("subset", "training images"), ("test_subset", "test images")):
         sizes = sorted({int(v) for v in pd.to_numeric(runs.get(column), errors="coerce").dropna()})
-        if sizes and not (runs.get("task") == "helmholtz").all():
+        if sizes and runs.apply(higher_is_better, axis=1).any():  # image runs (the PINN's subset: points)
             data.append(f"the first {', '.join(f'{n:,}'.replace(',', ' ') for n in sizes)} {what}")
     return (f"Scale: {', '.join(map(str, epochs)) or '?'} epochs, " + "".join(f"{d}, " for d in data)
             + f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or '?'}")
