@@ -96,6 +96,26 @@ def test_every_committed_interval_recomputes_from_the_committed_runs(paired_csv:
     committed = pd.read_csv(paired_csv)
     runs = pd.read_csv(paired_csv.with_name(paired_csv.name.replace("_paired.csv", "_runs.csv")))
     cells = [c for c in committed.columns if c not in PAIRED_COLUMNS]
-    higher = bool((committed["statistic"] == "difference").all())
-    again = paired_table(runs, cells, "final_test_acc" if higher else "final_rel_error", higher)
+    # per headline metric (lr_sensitivity holds errors and accuracies), in the order the runs list them
+    again = pd.concat([paired_table(group, cells, f"final_{metric}", metric == "test_acc")
+                       for metric, group in runs.groupby("metric", sort=False)], ignore_index=True)
     pd.testing.assert_frame_equal(again.reset_index(drop=True), committed, check_dtype=False, rtol=1e-8)
+
+
+def test_the_rate_study_pairs_each_task_on_its_own_metric() -> None:
+    """lr_sensitivity: the PINN's errors as ratios, the images' accuracies as differences, each
+    within (task, initial rate); Prodigy's own multiplier (lr = 1), which DLRS never ran, gives no row."""
+    from experiments.report.paired import comparisons
+
+    pinn = _runs("final_rel_error", {"dlrs": [0.01, 0.02, 0.04], "cosine": [0.02, 0.02, 0.01]})
+    images = _runs("final_test_acc", {"dlrs": [86.0, 85.0, 84.5, 88.0], "static": [85.0, 83.0, 85.0, 84.5]})
+    prodigy = _runs("final_test_acc", {"static": [80.0, 81.0]}, optimizer="prodigy")
+    runs = pd.concat([pinn.assign(task="helmholtz", metric="rel_error", lr=1e-3),
+                      images.assign(task="fashion_mnist", metric="test_acc", lr=1e-3),
+                      prodigy.assign(task="fashion_mnist", metric="test_acc", lr=1.0)], ignore_index=True)
+    table = comparisons("lr", runs)
+    assert sorted(zip(table["task"], table["lr"], table["method"], table["statistic"])) == [
+        ("fashion_mnist", 1e-3, "static", "difference"), ("helmholtz", 1e-3, "cosine", "ratio")]
+    by_task = table.set_index("task")
+    assert by_task.loc["helmholtz", "estimate"] == pytest.approx(2 ** (1 / 3), rel=1e-12)  # as worked out above
+    assert by_task.loc["fashion_mnist", "estimate"] == pytest.approx(1.5, rel=1e-12)

@@ -240,31 +240,39 @@ def plot_paired(experiment: str, paired: pd.DataFrame, out_dir: Path) -> list[Pa
     estimate with its 95 % interval; the ratio on a log axis with a line at 1 (the difference: at 0)."""
     from .paired import PAIRED_COLUMNS
 
-    ratio = bool((paired["statistic"] == "ratio").all())
     cells = [c for c in paired.columns if c not in PAIRED_COLUMNS]
-    rows = list(paired.iterrows())
-    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(rows) + 1.8))
-    labels = []
-    for y, (_, r) in enumerate(rows):
-        cell = ", ".join(_column_title(c, r[c]) for c in cells)
-        labels.append(f"{cell}: {SCHEDULES.get(r['reference'], (r['reference'],))[0]} vs "
-                      f"{SCHEDULES.get(r['method'], (r['method'],))[0]} ({r['reference_wins']}/{r['n_pairs']})")
-        color = {"better": "tab:green", "worse": "tab:red"}.get(r["verdict"], "0.4")
-        low, high = r["ci_low"], r["ci_high"]
-        if pd.notna(low) and pd.notna(high):
-            ax.plot([low, high], [y, y], color=color, lw=2)
-        ax.plot([r["estimate"]], [y], "o", color=color)
-    ax.axvline(1.0 if ratio else 0.0, color="black", lw=0.8)
-    if ratio:
-        ax.set_xscale("log")
-    ax.set_yticks(range(len(rows)), labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("final error ratio, reference / method" if ratio else "final accuracy, reference − method (points)")
-    ax.grid(alpha=0.3, axis="x")
-    fig.suptitle(f"{experiment}: paired by seed, geometric mean and 95 % t-interval (reference wins / pairs)\n"
+    # one panel per statistic: errors as ratios, accuracies as differences (lr_sensitivity has both)
+    panels = [group for _, group in paired.groupby("statistic", sort=False)]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8.5, 0.32 * len(paired) + 1.5 + 0.5 * len(panels)), squeeze=False,
+                             gridspec_kw={"height_ratios": [len(p) + 1 for p in panels]})
+    for ax, panel in zip(axes[:, 0], panels):
+        ratio = panel["statistic"].iloc[0] == "ratio"
+        labels = []
+        for y, (_, r) in enumerate(panel.iterrows()):
+            cell = ", ".join(_column_title(c, r[c]) for c in cells)
+            labels.append(f"{cell}: {SCHEDULES.get(r['reference'], (r['reference'],))[0]} vs "
+                          f"{SCHEDULES.get(r['method'], (r['method'],))[0]} ({r['reference_wins']}/{r['n_pairs']})")
+            color = {"better": "tab:green", "worse": "tab:red"}.get(r["verdict"], "0.4")
+            low, high = r["ci_low"], r["ci_high"]
+            if pd.notna(low) and pd.notna(high):
+                ax.plot([low, high], [y, y], color=color, lw=2)
+            ax.plot([r["estimate"]], [y], "o", color=color)
+        ax.axvline(1.0 if ratio else 0.0, color="black", lw=0.8)
+        if ratio:
+            ax.set_xscale("log")
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("final error ratio, reference / method" if ratio else "final accuracy, reference − method (points)")
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle(f"{experiment}: paired by seed, geometric-mean ratio or mean difference, 95 % t-interval "
+                 "(reference wins / pairs)\n"
                  "green: the reference is better, red: worse, grey: not separated", fontsize=9)
     width, height = fig.get_size_inches()
-    fig.subplots_adjust(left=3.4 / width, right=1 - 0.3 / width, bottom=0.7 / height, top=1 - 0.6 / height)
+    label_inches = max(3.4, 0.06 * max(len(t.get_text()) for ax in axes[:, 0] for t in ax.get_yticklabels()))
+    fig.set_size_inches(width + label_inches - 3.4, height)
+    width = width + label_inches - 3.4
+    fig.subplots_adjust(left=label_inches / width, right=1 - 0.3 / width, bottom=0.7 / height, top=1 - 0.6 / height,
+                        hspace=0.9 / height * len(panels))
     folder = Path(out_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{experiment}_paired.png", folder / f"{experiment}_paired.pdf"]

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from .names import SCHEDULES
+from .runs import higher_is_better
 
 REFERENCE = "dlrs"
 CONFIDENCE = 0.95
@@ -84,6 +85,8 @@ def paired_table(runs: pd.DataFrame, cells: Sequence[str], metric: str, higher_i
     for key, cell in runs.groupby(list(cells), dropna=False, sort=True) if cells else [((), runs)]:
         key = key if isinstance(key, tuple) else (key,)
         ref = cell[cell["method"] == reference].set_index("seed")[metric]
+        if ref.empty:  # a cell the reference did not run (Prodigy's own lr = 1 in lr_sensitivity)
+            continue
         for method in sorted(set(cell["method"]) - {reference}, key=_order):
             other = cell[cell["method"] == method].set_index("seed")[metric]
             seeds = sorted(set(ref.index) & set(other.index))
@@ -119,7 +122,8 @@ def paired_text(row: pd.Series) -> str:
 
 
 # cells of a comparison per report layout (a preset's report.layout); the method is compared within each
-CELLS = {"pinn": ["frequency"], "ablation": ["frequency", "shuffle"], "batch": ["batch_size"], "rate": ["lr"]}
+CELLS = {"pinn": ["frequency"], "ablation": ["frequency", "shuffle"], "batch": ["batch_size"], "rate": ["lr"],
+         "lr": ["task", "lr"]}
 
 
 def labelled(runs: pd.DataFrame) -> pd.DataFrame:
@@ -130,11 +134,11 @@ def labelled(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparisons(kind: str, runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
-    """The paired table of one report layout (empty where the layout has none or the reference is absent)."""
-    if kind not in CELLS or runs.empty:
+    """The paired table of one report layout (empty where the layout has none or the reference is
+    absent): per headline metric of the runs (an error as ratios, an accuracy as differences)."""
+    if kind not in CELLS or runs.empty or "metric" not in runs:
         return pd.DataFrame()
-    pinn = kind in ("pinn", "ablation")
-    metric = "final_rel_error" if pinn else "final_test_acc"
-    if metric not in runs:
-        return pd.DataFrame()
-    return paired_table(runs, CELLS[kind], metric, higher_is_better=not pinn, reference=reference)
+    tables = [paired_table(group, CELLS[kind], f"final_{metric}", higher_is_better(group.iloc[0]), reference)
+              for metric, group in runs.groupby("metric", sort=False) if f"final_{metric}" in group]
+    tables = [table for table in tables if len(table)]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()

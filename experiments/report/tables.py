@@ -297,22 +297,27 @@ def per_run_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=table.columns)
 
 
+_PAIRED_TITLES = {("ratio",): "Ratio of final error [95 % CI]", ("difference",): "Δ final accuracy [95 % CI]",
+                  ("difference", "ratio"): "Error ratio (x) or Δ accuracy (pts) [95 % CI]"}
+
+
 def paired_markdown(experiment: str, paired: pd.DataFrame, runs: pd.DataFrame) -> str:
     """The paired comparisons as text: per cell and method, 'DLRS vs X: ratio [interval], wins/n, verdict'."""
     cells = [c for c in paired.columns if c not in PAIRED_COLUMNS]
-    shown = pd.DataFrame({**{("Batches" if c == "shuffle" else c.replace("_", " ").capitalize()):
+    shown = pd.DataFrame({**{{"shuffle": "Batches", "lr": "Initial lr"}.get(c, c.replace("_", " ").capitalize()):
                                  paired[c].map(batch_order_text if c == "shuffle" else _g) for c in cells},
                           "Reference": paired["reference"].map(_schedule_label),
                           "vs": paired["method"].map(_schedule_label),
                           "Pairs": paired["n_pairs"], "Reference wins": paired["reference_wins"],
-                          ("Ratio of final error [95 % CI]" if (paired["statistic"] == "ratio").all()
-                           else "Δ final accuracy [95 % CI]"): [paired_text(r) for _, r in paired.iterrows()],
+                          _PAIRED_TITLES.get(tuple(sorted(set(paired["statistic"]))), "Paired estimate [95 % CI]"):
+                              [paired_text(r) for _, r in paired.iterrows()],
                           "Verdict": paired["verdict"]})
     left_out = int(paired["n_left_out"].sum())
-    how = ("ratio = reference / method of the final relative error per seed, geometric mean, 95 % t-interval "
-           "on the log ratios (< 1: the reference ends lower)" if (paired["statistic"] == "ratio").all() else
-           "Δ = reference − method of the final test accuracy per seed (points), mean, 95 % t-interval "
-           "(> 0: the reference ends higher)")
+    how = "; ".join(text for statistic, text in (
+        ("ratio", "ratio = reference / method of the final relative error per seed, geometric mean, 95 % "
+                  "t-interval on the log ratios (< 1: the reference ends lower)"),
+        ("difference", "Δ = reference − method of the final test accuracy per seed (points), mean, 95 % "
+                       "t-interval (> 0: the reference ends higher)")) if statistic in set(paired["statistic"]))
     return (f"**{experiment}, paired by seed** — {how}; better/worse only where the interval excludes no "
             f"difference. {scale_text(runs)}." + (f" {left_out} pair(s) left out: a run without a finite final "
                                                   f"value (diverged)." if left_out else "")
