@@ -38,12 +38,11 @@ def validate(data: dict[str, Any], origins: Optional[dict[str, str]] = None) -> 
 
 
 def option(group: str, choice: str, **overrides: Any) -> Group:
-    """The validated node of configs/<group>/<choice>.yaml with ``overrides``: what code and tests
-    that build a task or a model by hand pass it (the defaults are the YAML's)."""
+    """The validated task or model of configs/<group>/<choice>.yaml with ``overrides``: what code and
+    tests that build a task or a model by hand pass it (the defaults are the YAML's)."""
     node = OmegaConf.load(CONFIG_DIR / group / f"{choice}.yaml")
     node = OmegaConf.merge(node.get(group, node), overrides)  # a task file also sets other groups' keys
     data = {group: OmegaConf.to_container(node, resolve=True)}
-    data[group].pop("defaults", None)
     try:
         return REGISTRIES[group].pick(data[group]).model_validate(data[group])
     except ValidationError as e:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Optional
+from typing import TYPE_CHECKING, ClassVar, Literal, Optional
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -18,22 +18,24 @@ if TYPE_CHECKING:
     from .config import Config
 
 
-def _g(x: float) -> str:
-    return f"{x:g}"
-
-
 class ScheduleBase(Group):
     name: name()
     target: str = Field(alias="_target_")
     partial: Literal[True] = Field(alias="_partial_", description="true (the optimizer is passed in later)")
     warmup_epochs: NonNegativeInt                       # < trainer.epochs (check_with)
     warmup_start_factor: Fraction
+    # a key that is a rate the schedule goes down to, so at most optimizer.lr; and why, in the message
+    floor: ClassVar[tuple[str, str]] = ("", "")
 
     def check_with(self, cfg: "Config") -> None:
         epochs = cfg.trainer.epochs
         if self.warmup_epochs >= epochs:
             raise rule(f"schedule.warmup_epochs must be an integer in [0, trainer.epochs={epochs}), "
                        f"got {self.warmup_epochs!r}")
+        key, why = self.floor
+        value = getattr(self, key, None) if key else None
+        if value is not None and value > cfg.optimizer.lr:
+            raise rule(f"schedule.{key} ({value:g}) is above the initial rate optimizer.lr ({cfg.optimizer.lr:g}){why}")
 
 
 class BoundedRate(ScheduleBase):
@@ -79,18 +81,14 @@ class Adacomp(ScheduleBase):
 class Cosine(ScheduleBase):
     T_max: PositiveInt
     eta_min: NonNegative
-
-    def check_with(self, cfg: "Config") -> None:
-        super().check_with(cfg)
-        if self.eta_min > cfg.optimizer.lr:
-            raise rule(f"schedule.eta_min ({_g(self.eta_min)}) is above the initial rate optimizer.lr "
-                       f"({_g(cfg.optimizer.lr)}); cosine annealing goes down to eta_min")
+    floor = ("eta_min", "; cosine annealing goes down to eta_min")
 
 
 class Exponential(ScheduleBase):
     gamma: Optional[Fraction]       # per-epoch factor ...
     final_lr: Optional[Positive]    # ... or the rate after over_epochs
     over_epochs: PositiveInt
+    floor = ("final_lr", "; exponential decay goes down to it")
 
     @model_validator(mode="after")
     def _one_of_gamma_and_final_lr(self) -> "Exponential":
@@ -98,12 +96,6 @@ class Exponential(ScheduleBase):
             raise rule("schedule: give exactly one of schedule.gamma and schedule.final_lr "
                        f"(got gamma={self.gamma}, final_lr={self.final_lr}); set the other to null")
         return self
-
-    def check_with(self, cfg: "Config") -> None:
-        super().check_with(cfg)
-        if self.final_lr is not None and self.final_lr > cfg.optimizer.lr:
-            raise rule(f"schedule.final_lr ({_g(self.final_lr)}) is above the initial rate optimizer.lr "
-                       f"({_g(cfg.optimizer.lr)}); exponential decay goes down to it")
 
 
 class Step(ScheduleBase):
@@ -117,12 +109,7 @@ class Plateau(ScheduleBase):
     patience: NonNegativeInt
     threshold: NonNegative
     min_lr: NonNegative
-
-    def check_with(self, cfg: "Config") -> None:
-        super().check_with(cfg)
-        if self.min_lr > cfg.optimizer.lr:
-            raise rule(f"schedule.min_lr ({_g(self.min_lr)}) is above the initial rate optimizer.lr "
-                       f"({_g(cfg.optimizer.lr)})")
+    floor = ("min_lr", "")
 
 
 class Replay(ScheduleBase):
