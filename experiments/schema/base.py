@@ -52,19 +52,13 @@ class Group(BaseModel):
         """Rules against other groups; raise ``rule(...)``."""
 
 
-def _text(max_bytes: int, what: str) -> Any:
-    """A non-empty string of at most ``max_bytes`` bytes, described as ``what``."""
+def _text(max_bytes: int, what: str, directory: bool = False) -> Any:
+    """A non-empty string of at most ``max_bytes`` bytes (and one directory's name), described as ``what``."""
     def ok(v: str) -> str:
-        if not v.strip() or "\0" in v or len(v.encode()) > max_bytes:
+        if not v.strip() or "\0" in v or len(v.encode()) > max_bytes or directory and ("/" in v or v in (".", "..")):
             raise ValueError(what)
         return v
     return Annotated[str, AfterValidator(ok), Field(description=what)]
-
-
-def _no_slash(v: str) -> str:
-    if "/" in v or v in (".", ".."):
-        raise ValueError("a directory name")
-    return v
 
 
 PATH = _text(4096, "a path (a non-empty string of at most 4096 bytes)")
@@ -72,8 +66,7 @@ PATH = _text(4096, "a path (a non-empty string of at most 4096 bytes)")
 
 def name(max_bytes: int = 255) -> Any:
     """A string usable as one directory name."""
-    what = f"a non-empty name without '/' of at most {max_bytes} bytes (it names a directory)"
-    return Annotated[_text(max_bytes, what), AfterValidator(_no_slash)]
+    return _text(max_bytes, f"a non-empty name without '/' of at most {max_bytes} bytes (it names a directory)", True)
 
 
 Finite = float

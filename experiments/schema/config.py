@@ -51,7 +51,7 @@ class Config(Group):
     """The whole config; ``for_data`` gives the one with each group's picked schema."""
 
     # Checked in this order, and the first problem is the one reported: a key comes before the keys
-    # that read it through ${...} (paths.data -> task.data_root, task.lr -> optimizer.lr, ...), so
+    # that read it through ${...} (paths.runs -> run_dir, task.min_lr -> schedule.min_lr, ...), so
     # a bad value is reported where it was set.
     paths: Paths
     task: TaskBase
