@@ -114,11 +114,14 @@ class Registry:
     def pick(self, node: Any) -> type[Group]:
         """The schema for ``node``; SchemaError (one line) if there is none."""
         tag = node.get(self.key) if isinstance(node, dict) else None
-        if tag in self.schemas:
+        if isinstance(tag, str) and tag in self.schemas:
             return self.schemas[tag]
-        where = f"{self.group}.{self.key}={tag!r} is not known"
-        if self.base is None or not isinstance(tag, str):
+        key = f"{self.group}.{self.key}"
+        where = f"{key} is missing" if tag is None else f"{key}={tag!r} is not known"
+        if self.base is None:
             raise SchemaError(f"{where}; choose one of: {', '.join(self.schemas)}")
+        if not isinstance(tag, str):
+            raise SchemaError(f"{where}; give the class to build, as package.module.Class")
         try:
             return signature_schema(self.base, tag, self.supplied)
         except (ImportError, AttributeError, ValueError, TypeError) as e:
