@@ -168,6 +168,8 @@ CASES = [
      "schedule.milestones is missing; set it on the command line (+schedule.milestones=...)"),
     (["schedule._target_=torch.optim.lr_scheduler.NoSuchLR"], "schedule._target_='torch.optim.lr_scheduler.NoSuchLR'"
                                                              " is not known: it does not name an importable class"),
+    (["optimizer._target_=torch.optim.RMSprop"], "optimizer.betas is not a known setting; optimizer has: _partial_, "
+                                                 "_target_, alpha, capturable, centered"),
     (["model=resnet18", "task=mnist", "+model.width=2"], "model.width is not a known setting; model has: _target_, "
                                                          "name"),
     (["schedule=[dlrs,static]"], "schedule=[dlrs,static]: a config group takes one option; to run several, write -m"),
@@ -212,6 +214,7 @@ def test_mistakes_are_one_line_naming_key_value_and_allowed(args: list[str], exp
     [], ["task=mnist"], ["-m", "+experiment=fig2"], ["-m", "schedule=glob(dlrs*)"], ["-m", "trainer.seed=range(50,53)"],
     ["-m", "task.frequency=tag(hz,choice(500,600))"], ["--cfg", "job"], ["--cfg", "job", "-p", "task"], ["--help"],
     ["run_name=${hydra:runtime.choices.schedule}-${trainer.seed}"], ["trainer.seed=9223372036854775807"],
+    ["optimizer=sgd", "optimizer._target_=torch.optim.RMSprop"],  # an optimizer without a schema of its own
 ])
 def test_valid_command_lines_pass(args: list[str]) -> None:
     check_command_line(args)
