@@ -46,7 +46,8 @@ PINN = ["task.n_points=200", "task.batch_size=50", "trainer.epochs=3", "trainer.
 
 
 def test_a_torch_scheduler_is_one_yaml_file(extended: Path, tmp_path: Path) -> None:
-    cfg = _compose(extended, ["schedule=multistep", "schedule.milestones=[2]", *PINN, f"paths.runs={tmp_path / 'runs'}"])
+    cfg = _compose(extended, ["schedule=multistep", "schedule.milestones=[2]", *PINN,
+                              f"paths.runs={tmp_path / 'runs'}"])
     assert train(cfg)["status"] == "completed"
     rates = [float(row["lr"]) for row in read_metrics(one_run_dir(tmp_path / "runs"))]
     assert rates == pytest.approx([0.005, 0.005, 0.0005])  # gamma 0.1 after the milestone, epoch 2

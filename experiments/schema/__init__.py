@@ -115,8 +115,9 @@ def _bounds(meta: list[Any]) -> tuple[str, bool]:
 def allowed(annotation: Any, meta: list[Any]) -> str:
     """What a field allows, in words, from its type and pydantic constraints."""
     args = typing.get_args(annotation)
-    if typing.get_origin(annotation) is typing.Annotated:
-        return allowed(args[0], [*meta, *(m for a in args[1:] for m in (a.metadata if isinstance(a, FieldInfo) else [a]))])
+    if typing.get_origin(annotation) is typing.Annotated:  # a list's items, an Optional's value
+        inner = [m for a in args[1:] for m in (a.metadata if isinstance(a, FieldInfo) else [a])]
+        return allowed(args[0], [*meta, *inner])
     if type(None) in args:
         return allowed(next(a for a in args if a is not type(None)), meta) + ", or null"
     if typing.get_origin(annotation) is Literal:
