@@ -18,9 +18,10 @@ EXECUTION_ONLY: dict[str, tuple[str, ...] | None] = {
     "task": ("download", "num_workers"),  # where the data comes from, not what it is
     "paths": None, "run_dir": None, "report": None,  # report: how the report draws the experiment
 }
-# Keys that older runs' configs still hold but that moved (now paths.data, optimizer.lr, trainer.epochs):
-# ignored when comparing a stored run with a new config, so those runs still resume.
-MOVED_KEYS = {"task": ("data_root", "lr", "epochs"), "model": ("lr",)}
+# Keys that older runs' configs still hold but that moved (now paths.data, optimizer.lr, trainer.epochs),
+# and model._target_, which older configs lack and which only restates model.name's class: ignored when
+# comparing a stored run with a new config, so those runs still resume.
+MOVED_KEYS = {"task": ("data_root", "lr", "epochs"), "model": ("lr", "_target_")}
 
 
 def execution_only_keys() -> set[str]:

@@ -6,7 +6,9 @@ optimizer is passed in here). ``EpochSchedule`` gives the trainer one protocol f
 them) and ``step(mean_loss)`` once per epoch (``ReduceLROnPlateau`` watches the mean; the others
 step without it). ``warmup_epochs`` puts a linear warm-up in front of any schedule.
 
-Adding a schedule: one YAML file in ``configs/schedule/``; a class here only where torch lacks it.
+Adding a schedule: one YAML file in ``configs/schedule/`` (docs/extending.md has a worked example, which
+tests/test_extending.py runs); its keys are checked against the class's signature. A class here only
+where torch lacks it; a schema in experiments/schema/schedule.py only for rules beyond the signature.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 
 from .builders import build_optimizer, build_schedule, build_task
 from .config_check import check_config
+from .schema import Config
 from .errors import UserError
 from .progress import EpochProgress
 from .run_dir import Position, RunDir, provenance, run_identity, summarize
@@ -115,8 +116,10 @@ def threading_is_main() -> bool:
 class Trainer:
     """Runs one configuration in its run directory: fresh, resumed, or skipped if already done."""
 
-    def __init__(self, cfg: DictConfig, env: DistEnv, device: torch.device) -> None:
-        self.cfg, self.env, self.device = cfg, env, device
+    def __init__(self, cfg: DictConfig, env: DistEnv, device: torch.device, config: Config) -> None:
+        # cfg: the run's config as composed (written to the run directory, instantiated for the optimizer
+        # and schedule); config: the same, validated (check_config), which the task and model are built from
+        self.cfg, self.env, self.device, self.config = cfg, env, device, config
         self.run_dir = RunDir(cfg.run_dir, run_identity(cfg), writer=env.is_main)
         self.autocast = cfg.trainer.precision == "bf16"
         self.task: Any = None
@@ -164,19 +167,19 @@ class Trainer:
 
     def _build(self) -> None:
         """Task (with its data), model, optimizer and schedule, seeded."""
-        cfg, env = self.cfg, self.env
-        torch.backends.cudnn.benchmark = bool(cfg.trainer.cudnn_benchmark)
-        seed_everything(cfg.trainer.seed)
-        ctx = TaskContext(self.device, cfg.trainer.seed, env.rank, env.world_size, bool(cfg.trainer.channels_last),
-                          data_root=str(cfg.paths.data))
+        cfg, config, env = self.cfg, self.config, self.env
+        torch.backends.cudnn.benchmark = config.trainer.cudnn_benchmark
+        seed_everything(config.trainer.seed)
+        ctx = TaskContext(self.device, config.trainer.seed, env.rank, env.world_size, config.trainer.channels_last,
+                          data_root=config.paths.data)
         if env.enabled and not env.is_main:
             dist.barrier()  # let rank 0 download the data alone (torchrun stops us if it fails)
-        self.task = build_task(cfg.task, ctx)
-        if cfg.trainer.tensorboard:
+        self.task = build_task(config.task, ctx)
+        if config.trainer.tensorboard:
             require_tensorboard()
         if env.enabled and env.is_main:
             dist.barrier()
-        self.model = self.task.build_model(cfg.model)
+        self.model = self.task.build_model(config.model)
         self.optimizer = build_optimizer(cfg.optimizer, self.model.parameters())
         self.schedule = build_schedule(cfg.schedule, self.optimizer)
         self.train_model = self.model
@@ -374,15 +377,15 @@ class Trainer:
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Validate ``cfg``, then train (or resume, or skip) the run it describes; returns the summary."""
-    check_config(cfg)
+    config = check_config(cfg)
     env = DistEnv.from_environment()
-    device = resolve_device(cfg.trainer.device, env.local_rank)
+    device = resolve_device(config.trainer.device, env.local_rank)
     if env.enabled and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        return Trainer(cfg, env, device).run()
+        return Trainer(cfg, env, device, config).run()
     finally:
         if env.enabled and dist.is_initialized():
             dist.destroy_process_group()

@@ -1,12 +1,11 @@
-"""Image classification model zoo (CIFAR-10 forms; also used for 1-channel MNIST).
+"""Image classification model zoo (CIFAR-10 forms; also used for 1-channel MNIST), and the PINN's MLP.
 
-``build_image_model(name, in_channels=..., num_classes=...)`` is the single entry point the
-image tasks use; ``IMAGE_MODELS`` maps the config names to constructors.
+A model is built from its config, configs/model/<name>.yaml, whose ``_target_`` names its class
+(experiments.builders.build_model); every image model takes ``in_channels`` and ``num_classes``
+as keywords, from the task. Adding one: its file here and its YAML there.
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 from torch import nn
 
@@ -17,25 +16,6 @@ from .resnet import ResNet18
 from .simple_dla import SimpleDLA
 from .vgg import VGG19
 
-# Every constructor takes (in_channels=..., num_classes=...) as keywords.
-IMAGE_MODELS: dict[str, Callable[..., nn.Module]] = {
-    "simple_dla": SimpleDLA,
-    "vgg19": VGG19,
-    "resnet18": ResNet18,
-    "googlenet": GoogLeNet,
-    "mobilenetv2": MobileNetV2,
-    "mnist_cnn": MnistCNN,
-}
-
-
-def build_image_model(name: str, *, in_channels: int = 3, num_classes: int = 10) -> nn.Module:
-    """Instantiate the image model registered as ``name``."""
-    try:
-        constructor = IMAGE_MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model '{name}'; choose one of: {', '.join(IMAGE_MODELS)}") from None
-    return constructor(in_channels=in_channels, num_classes=num_classes)
-
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
@@ -43,8 +23,6 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = [
-    "IMAGE_MODELS",
-    "build_image_model",
     "count_parameters",
     "GoogLeNet",
     "MnistCNN",

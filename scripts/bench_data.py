@@ -77,11 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.steps or (30 if gpu else 2)  # a CPU run of ResNet-18 stays around a minute
     warmup = args.warmup if args.warmup is not None else (3 if gpu else 1)
     torch.backends.cudnn.benchmark = True
-    try:
-        from models import build_image_model
-    except ImportError as err:
-        print(f"error: the model zoo is not importable ({err})", file=sys.stderr)
-        return 2
+    from experiments.builders import build_model
+    from experiments.schema import option
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data_root
@@ -105,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for name, loader in loaders.items():
             torch.manual_seed(0)
-            model = build_image_model(model_name, in_channels=spec.channels, num_classes=10).to(device)
+            model = build_model(option("model", model_name), in_channels=spec.channels, num_classes=10).to(device)
             if args.channels_last:
                 model = model.to(memory_format=torch.channels_last)
             opt = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from models import IMAGE_MODELS, build_image_model  # noqa: E402
+from experiments.builders import build_model  # noqa: E402
+from experiments.schema import group_options, option  # noqa: E402
 
 TABLE1 = ("simple_dla", "vgg19", "resnet18", "googlenet", "mobilenetv2")
 MODES = ("fp32", "bf16_cl")  # bf16_cl: bf16 autocast + channels_last, as trainer.precision=bf16 trainer.channels_last=true
@@ -37,7 +38,7 @@ def images_per_second(name: str, mode: str, device: torch.device, batch: int, st
     torch.manual_seed(0)
     channels_last = mode == "bf16_cl"
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = build_image_model(name).to(device, memory_format=fmt).train()
+    model = build_model(option("model", name), in_channels=3, num_classes=10).to(device, memory_format=fmt).train()
     opt = torch.optim.Adam(model.parameters(), lr=0.005)
     x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (batch,), device=device)
@@ -74,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     name = args.device
     device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else "cpu" if name == "auto" else name)
     models, modes = args.models.split(","), args.modes.split(",")
-    if unknown := [m for m in models if m not in IMAGE_MODELS]:
-        ap.error(f"unknown model(s) {','.join(unknown)}; choose from {','.join(IMAGE_MODELS)}")
+    if unknown := [m for m in models if m not in group_options("model")]:
+        ap.error(f"unknown model(s) {','.join(unknown)}; choose from {','.join(group_options('model'))}")
     bad = [m for m in modes if m not in MODES]
     if bad or args.batch < 1 or args.steps < 1 or args.warmup < 0:
         ap.error(f"--modes takes {','.join(MODES)}; --batch and --steps must be >= 1, --warmup >= 0")

@@ -35,7 +35,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -44,17 +43,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dlrs.rules import apply_dlrs_slope, lsq_slope, mean_change_slope, window_slope  # noqa: E402
+from experiments.schema import option  # noqa: E402
 from experiments.tasks.base import TaskContext  # noqa: E402
 from experiments.tasks.helmholtz import Helmholtz, trial_second_derivative, trial_solution  # noqa: E402
 
-MODEL = SimpleNamespace(hidden=[100, 100, 100], activations=["sin", "cos", "sin"])
+MODEL = option("model", "pinn_mlp")  # the paper's network
 KINDS = ("paper", "lsq", "epoch_mean")
 Windows = list[list[float]]
 
 
 def make_task(frequency: float, shuffle: bool, seed: int, batch_size: int = 1000) -> Helmholtz:
-    cfg = SimpleNamespace(name="helmholtz", frequency=frequency, n_points=10000, batch_size=batch_size,
-                          shuffle=shuffle)
+    cfg = option("task", "helmholtz", frequency=frequency, n_points=10000, batch_size=batch_size, shuffle=shuffle)
     return Helmholtz(cfg, TaskContext(torch.device("cpu"), seed, 0, 1))
 
 

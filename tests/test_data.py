@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-import types
 
 import pytest
 import torch
 import torchvision
 from fixtures import fixture_arrays, make_cifar10, make_mnist
-from omegaconf import OmegaConf
 from torch import nn
 
 from experiments.data import (DATASETS, InMemoryLoader, TorchvisionLoader, load_split, open_dataset,
                               random_crop_flip, shard_indices, torchvision_transform)
 from experiments.errors import DataMissingError, UserError
+from experiments.schema import option
 from experiments.tasks.base import TaskContext
 from experiments.tasks.images import ImageClassification
 
@@ -167,33 +165,19 @@ def test_augmented_loader_keeps_shape_and_channels_last():
     assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, loader.epoch(0)))  # same (seed, epoch)
 
 
-def _cfg(root, dataset="mnist", **over):
-    name = dataset
-    base = dict(name=name, data_root=str(root), download=False, batch_size=8, test_batch_size=5,
-                subset=None, test_subset=None, loader="memory", num_workers=0, augment=name == "cifar10",
-                in_channels=DATASETS[name].channels, num_classes=10)
-    return OmegaConf.create({**base, **over})
-
-
-@pytest.fixture
-def models_module(monkeypatch):
-    """The real model zoo if present; otherwise a stand-in with a tiny linear model."""
-    if importlib.util.find_spec("models") is not None and hasattr(__import__("models"), "build_image_model"):
-        return "mnist_cnn"
-    fake = types.ModuleType("models")
-    fake.IMAGE_MODELS = {"tiny": None}
-    fake.build_image_model = lambda name, *, in_channels, num_classes: nn.Sequential(
-        nn.Flatten(), nn.Linear(in_channels * 28 * 28, num_classes))
-    monkeypatch.setitem(sys.modules, "models", fake)
-    return "tiny"
+def _task(root, dataset="mnist", seed=0, **over) -> ImageClassification:
+    """The task of configs/task/<dataset>.yaml on the fixture files under ``root``, small batches."""
+    cfg = option("task", dataset, **{"download": False, "batch_size": 8, "test_batch_size": 5, "num_workers": 0,
+                                     **over})
+    return ImageClassification(cfg, TaskContext(CPU, seed=seed, data_root=str(root)))
 
 
 @pytest.mark.parametrize("loader", ["memory", "torchvision"])
-def test_task_train_step_and_evaluate(root, models_module, loader):
-    task = ImageClassification(_cfg(root, loader=loader, subset=20, test_subset=9), TaskContext(CPU, seed=50))
+def test_task_train_step_and_evaluate(root, loader):
+    task = _task(root, loader=loader, subset=20, test_subset=9, seed=50)
     assert task.metric == "test_acc" and task.higher_is_better
     assert task.batches_per_epoch == 3  # 20 images, batches of 8
-    model = task.build_model(OmegaConf.create({"name": models_module}))
+    model = task.build_model(option("model", "mnist_cnn"))
     batch = next(iter(task.train_batches(0)))
     assert batch[0].shape == (8, 1, 28, 28) and batch[1].dtype == torch.int64
     loss = task.loss(model, batch)
@@ -213,8 +197,7 @@ def test_task_train_step_and_evaluate(root, models_module, loader):
 
 
 def test_task_cifar_augmented_batches_deterministic(root):
-    ctx = TaskContext(CPU, seed=50)
-    a, b = ImageClassification(_cfg(root, "cifar10"), ctx), ImageClassification(_cfg(root, "cifar10"), ctx)
+    a, b = _task(root, "cifar10", seed=50), _task(root, "cifar10", seed=50)
     for (xa, ya), (xb, yb) in zip(a.train_batches(4), b.train_batches(4), strict=True):
         assert xa.shape[1:] == (3, 32, 32) and torch.equal(xa, xb) and torch.equal(ya, yb)
 
@@ -224,17 +207,11 @@ def test_task_cifar_augmented_batches_deterministic(root):
     ({"loader": "dali"}, "task.loader"), ({"name": "imagenet"}, "task.name"),
     ({"subset": 0}, "task.subset"), ({"in_channels": 3}, "task.in_channels"),
 ])
-def test_task_rejects_bad_config(root, over, match):
+def test_a_hand_built_task_is_validated_by_the_schema(root, over, match):
     with pytest.raises(UserError, match=match):
-        ImageClassification(_cfg(root, **over), TaskContext(CPU, seed=0))
-
-
-def test_task_rejects_unknown_model(root, models_module):
-    task = ImageClassification(_cfg(root), TaskContext(CPU, seed=0))
-    with pytest.raises(UserError, match="not an image model"):
-        task.build_model(OmegaConf.create({"name": "pinn_mlp"}))
+        _task(root, **over)
 
 
 def test_task_missing_data_fails_early(tmp_path):
     with pytest.raises(DataMissingError):
-        ImageClassification(_cfg(tmp_path), TaskContext(CPU, seed=0))
+        _task(tmp_path)

@@ -18,6 +18,7 @@ import torch
 
 from conftest import CLI_TIMEOUT, run_group
 from experiments.run import CONFIG_DIR
+from experiments.schema import option
 from experiments.tasks.base import TaskContext
 from experiments.tasks.helmholtz import Helmholtz
 
@@ -100,7 +101,7 @@ def test_two_ranks_train_like_one_process_with_the_merged_batch(ddp_run: SimpleN
 
 
 def test_helmholtz_shards_are_disjoint_halves() -> None:
-    cfg = SimpleNamespace(n_points=200, batch_size=50)
+    cfg = option("task", "helmholtz", n_points=200, batch_size=50)
     shards = [torch.cat(list(Helmholtz(cfg, TaskContext(torch.device("cpu"), 7, r, 2)).train_batches(3)))
               for r in range(2)]
     whole = torch.cat(list(Helmholtz(cfg, TaskContext(torch.device("cpu"), 7)).train_batches(3)))

@@ -20,7 +20,7 @@ from conftest import compose_config, one_run_dir
 from experiments.config_check import check_config
 from experiments.errors import UserError
 from experiments.fixtures import write_cifar10, write_mnist
-from experiments.schema.values import group_options
+from experiments.schema import group_options
 from experiments.trainer import train
 
 # twelve steps in two batches an epoch (so DLRS acts): enough to show a rate that learns, small

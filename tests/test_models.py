@@ -1,4 +1,5 @@
-"""Image model zoo: exact parameter counts, output shapes, one CPU training step."""
+"""Model zoo: every model config builds its class; image models' exact parameter counts, output
+shapes, one CPU training step."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ import pytest
 import torch
 from torch import nn
 
-from models import IMAGE_MODELS, build_image_model, count_parameters
+from experiments.builders import build_model
+from experiments.schema import SchemaError, group_options, option
+from experiments.schema.base import import_target
+from models import count_parameters
+
+# the image models: the model configs whose model takes images (found, not listed)
+IMAGE_MODELS = [m for m in group_options("model") if "28x28 images" in option("model", m).takes]
+
+
+def build_image_model(name: str, *, in_channels: int = 3, num_classes: int = 10) -> nn.Module:
+    return build_model(option("model", name), in_channels=in_channels, num_classes=num_classes)
 
 EXPECTED_PARAMS = [
     ("simple_dla", 3, 15_142_970),
@@ -19,8 +30,12 @@ EXPECTED_PARAMS = [
 ]
 
 
-def test_registry_names() -> None:
-    assert set(IMAGE_MODELS) == {"simple_dla", "vgg19", "resnet18", "googlenet", "mobilenetv2", "mnist_cnn"}
+def test_every_model_config_builds_the_class_it_names() -> None:
+    assert {"pinn_mlp", *(name for name, _, _ in EXPECTED_PARAMS)} <= set(group_options("model"))
+    for name in group_options("model"):
+        config = option("model", name)
+        supplied = {"in_channels": 1, "num_classes": 10} if name in IMAGE_MODELS else {}
+        assert type(build_model(config, **supplied)) is import_target(config.target), name
 
 
 @pytest.mark.parametrize(("name", "in_channels", "expected"), EXPECTED_PARAMS)
@@ -77,6 +92,9 @@ def test_one_training_step(name: str) -> None:
     assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters()))
 
 
-def test_unknown_name_raises() -> None:
-    with pytest.raises(ValueError, match=r"unknown model 'alexnet'; choose one of: simple_dla, vgg19"):
-        build_image_model("alexnet")
+def test_a_model_config_names_an_importable_class_and_its_parameters() -> None:
+    with pytest.raises(SchemaError, match=r"^model._target_='models.alexnet.AlexNet' is not known: it does not "
+                                          r"name an importable class \(ModuleNotFoundError"):
+        option("model", "resnet18", _target_="models.alexnet.AlexNet")
+    with pytest.raises(SchemaError, match=r"^model.width is not a known setting; model has: _target_, name$"):
+        option("model", "resnet18", width=2)

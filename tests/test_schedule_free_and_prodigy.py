@@ -17,6 +17,7 @@ import schedulefree
 import torch
 
 from conftest import compose_config, one_run_dir, read_metrics
+from experiments.config_check import check_config
 from experiments.fixtures import write_mnist
 from experiments.io import load_checkpoint
 from experiments.tasks.base import TaskContext
@@ -39,8 +40,9 @@ def test_evaluation_and_checkpoints_see_the_evaluation_weights(tmp_path: Path) -
     state = load_checkpoint(run_dir / "checkpoint.pt")
     assert state["optimizer"]["param_groups"][0]["train_mode"] is False, "the checkpoint was saved in train mode"
 
-    task = Helmholtz(cfg.task, TaskContext(torch.device("cpu"), int(cfg.trainer.seed)))
-    model = task.build_model(cfg.model)
+    config = check_config(cfg)
+    task = Helmholtz(config.task, TaskContext(torch.device("cpu"), config.trainer.seed))
+    model = task.build_model(config.model)
     model.load_state_dict(state["model"])
     model.eval()
     with torch.no_grad():
@@ -127,7 +129,6 @@ def test_batch_norm_statistics_are_recomputed_at_the_evaluation_weights(tmp_path
     ("prodigy", "dlrs", False), ("prodigy", "adacomp", False), ("prodigy", "exponential", False),
 ])
 def test_combinations_that_make_no_sense_are_refused(optimizer: str, schedule: str, allowed: bool) -> None:
-    from experiments.config_check import check_config
     from experiments.errors import UserError
 
     cfg = compose_config([f"optimizer={optimizer}", f"schedule={schedule}"])

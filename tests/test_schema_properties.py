@@ -27,8 +27,7 @@ from omegaconf import OmegaConf
 from experiments.config_check import resolve
 from experiments.errors import UserError
 from experiments.run import check_command_line
-from experiments.schema import leaves
-from experiments.schema.values import group_options
+from experiments.schema import group_options, leaves
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
@@ -93,6 +92,7 @@ def _same_kind(original: Any, new: Any) -> bool:
 def _torch_accepts(cfg: Any, key: str) -> None:
     """What the schema accepted, torch and the task accept: build what the key configures."""
     from experiments.builders import build_optimizer, build_schedule, build_task
+    from experiments.config_check import check_config
     from experiments.tasks.base import TaskContext
 
     group = key.split(".")[0]
@@ -101,8 +101,9 @@ def _torch_accepts(cfg: Any, key: str) -> None:
         build_schedule(cfg.schedule, optimizer)
     small = cfg.task.name == "helmholtz" and cfg.task.n_points <= 20_000 and cfg.task.eval_points <= 20_000
     if group in ("task", "model") and small and sum(cfg.model.hidden) <= 1_000:
-        task = build_task(cfg.task, TaskContext(torch.device("cpu"), int(cfg.trainer.seed)))
-        model = task.build_model(cfg.model)
+        config = check_config(cfg)
+        task = build_task(config.task, TaskContext(torch.device("cpu"), config.trainer.seed))
+        model = task.build_model(config.model)
         task.loss(model, next(iter(task.train_batches(0)))).backward()
         task.evaluate(model)
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from conftest import compose_config
+from experiments.config_check import check_config
 from experiments.fixtures import write_cifar10
 from experiments.trainer import DistEnv, Trainer
 
@@ -17,7 +18,7 @@ from experiments.trainer import DistEnv, Trainer
 def _built(tmp_path: Path, seed: int, overrides: list[str], tiny: bool = True) -> Trainer:
     cfg = compose_config([f"trainer.seed={seed}", f"paths.results={tmp_path}", "trainer.device=cpu", *overrides],
                          tiny=tiny)
-    trainer = Trainer(cfg, DistEnv(), torch.device("cpu"))
+    trainer = Trainer(cfg, DistEnv(), torch.device("cpu"), check_config(cfg))
     trainer._build()
     return trainer
 
@@ -49,7 +50,7 @@ def cifar_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("loader", ["memory", "torchvision"])
 def test_the_image_seed_sets_weights_order_and_augmentation(tmp_path: Path, cifar_root: Path, loader: str) -> None:
     def build(seed: int, augment: bool) -> Trainer:
-        return _built(tmp_path, seed, ["task=cifar10", "model=mnist_cnn", f"paths.data={cifar_root}",
+        return _built(tmp_path, seed, ["task=cifar10", "model=mobilenetv2", f"paths.data={cifar_root}",
                                        "task.download=false", "task.batch_size=8", f"task.loader={loader}",
                                        "task.num_workers=0", f"task.augment={str(augment).lower()}"], tiny=False)
 

@@ -1,45 +1,75 @@
-"""configs/config.yaml's top level: the groups, the run's names, and the rules between groups."""
+"""configs/config.yaml's top level: the groups, the trainer's and paths' keys, the run's names, and
+the rules between groups."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import functools
+from typing import Annotated, Literal, Optional
 
-from pydantic import model_validator
+from omegaconf import OmegaConf
+from pydantic import Field, create_model, model_validator
 
-from .base import Group
-from .model import MODELS
-from .optimizer import OPTIMIZERS
-from .paths import Paths
-from .schedule import SCHEDULES
-from .task import TASKS
-from .trainer import Trainer
-from .values import PATH, choice, name
+from .base import CONFIG_DIR, PATH, Group, NonNegativeInt, PositiveInt, group_options, name
+from .model import MODELS, Model
+from .optimizer import OPTIMIZERS, OptimizerBase
+from .schedule import SCHEDULES, ScheduleBase
+from .task import TASKS, TaskBase
+
+SEED_MAX = 2**63 - 1  # a signed 64-bit integer: torch and numpy generators, pandas columns in reports
+
+
+class Trainer(Group):
+    """configs/trainer/default.yaml: the loop's settings (experiments/trainer.py)."""
+
+    epochs: PositiveInt
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$", description="auto, cpu, cuda, cuda:N, mps")]
+    seed: Annotated[int, Field(ge=0, le=SEED_MAX)]
+    precision: Literal["fp32", "bf16"]
+    channels_last: bool
+    cudnn_benchmark: bool
+    checkpoint_every: NonNegativeInt                    # epochs; 0: only at the end
+    resume: bool
+    force: bool
+    tensorboard: bool                                   # also log to <run_dir>/tensorboard
+    progress: Literal["auto", "bar", "log", "none"]
+
+
+class Paths(Group):
+    """``paths:`` in configs/config.yaml: where results and data live."""
+
+    results: PATH
+    runs: PATH      # run directories: <runs>/<experiment_name>/<run_name>/
+    data: PATH      # datasets (torchvision's layout)
+
 
 # The groups whose schema depends on the config (by name or _target_), and those with one schema.
 REGISTRIES = {r.group: r for r in (TASKS, MODELS, OPTIMIZERS, SCHEDULES)}
-LAYOUTS = ("pinn", "ablation", "batch", "rate", "arch", "lr")  # experiments/report: a table and figure for each
 
 
 class Report(Group):
-    layout: Annotated[Optional[str], choice(LAYOUTS).or_null()]   # set by presets only
+    """``report:``: how experiments/report draws a preset's experiment (set by presets only)."""
+
+    layout: Optional[Literal["pinn", "ablation", "batch", "rate", "arch", "lr"]]
 
 
 FIXED = {"trainer": Trainer, "paths": Paths, "report": Report}
 
 
 class Config(Group):
+    """The whole config; ``for_data`` gives the one with each group's picked schema."""
+
     # Checked in this order, and the first problem is the one reported: a key comes before the keys
-    # that read it through ${...} (paths.data -> task.data_root, task.lr -> optimizer.lr, ...), so
+    # that read it through ${...} (paths.runs -> run_dir, task.min_lr -> schedule.min_lr, ...), so
     # a bad value is reported where it was set.
     paths: Paths
-    task: TASKS.annotation()
+    task: TaskBase
     trainer: Trainer
-    model: MODELS.annotation()
-    optimizer: OPTIMIZERS.annotation()
-    schedule: SCHEDULES.annotation()
-    experiment_name: Annotated[str, name()]
-    run_name: Annotated[str, name()]            # one directory name (at most 255 bytes)
-    run_dir: Annotated[str, PATH]               # ${paths.runs}/${experiment_name}/${run_name}
+    model: Model
+    optimizer: OptimizerBase
+    schedule: ScheduleBase
+    experiment_name: name()
+    run_name: name()            # one directory name (at most 255 bytes)
+    run_dir: PATH               # ${paths.runs}/${experiment_name}/${run_name}
     report: Report
 
     @model_validator(mode="after")
@@ -47,3 +77,20 @@ class Config(Group):
         for group in (self.model, self.task, self.optimizer, self.schedule, self.trainer, self.paths):
             group.check_with(self)
         return self
+
+    @classmethod
+    def for_data(cls, data: dict) -> type["Config"]:
+        """This schema with each group's field typed by the schema its node picks (SchemaError if none)."""
+        return _with_groups(tuple((g, r.pick(data[g])) for g, r in REGISTRIES.items() if g in data))
+
+
+@functools.lru_cache(maxsize=None)
+def _with_groups(groups: tuple[tuple[str, type[Group]], ...]) -> type[Config]:
+    return create_model("Config", __base__=Config, **{group: (schema, ...) for group, schema in groups})
+
+
+def fitting_models(gives: str) -> list[str]:
+    """The options of configs/model/ whose model takes what a task ``gives``."""
+    nodes = {option: OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "model" / f"{option}.yaml"))
+             for option in group_options("model")}
+    return [option for option, node in nodes.items() if gives in getattr(MODELS.schema_for(node), "takes", ())]

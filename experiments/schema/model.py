@@ -1,27 +1,49 @@
-"""configs/model/*.yaml: the PINN's MLP, and the image models (only a name), picked by ``model.name``."""
+"""configs/model/*.yaml: the class in ``_target_`` and its settings; the task passes in the rest.
+
+An image model is its file in models/ and its YAML (``name`` and ``_target_``): its keys are
+checked against the class's signature. A model with its own rules has a schema here.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
-from .base import Group, Registry
-from .values import choice, group_options, integer, list_of, rule
+from .base import Group, Registry, name, rule
 
 if TYPE_CHECKING:
     from .config import Config
 
 ACTIVATIONS = ("sin", "cos", "tanh")  # models/pinn_mlp.py
-IMAGE_MODELS = tuple(m for m in group_options("model") if m != "pinn_mlp")  # models.IMAGE_MODELS (a test keeps them equal)
 
 
-class PinnMLP(Group):
-    name: Annotated[Literal["pinn_mlp"], choice(["pinn_mlp"])]
-    hidden: Annotated[list[int], list_of(integer(ge=1, le=10_000), what="a list of one or more layer widths, "
-                                                                           "each an integer in [1, 10000]")]
-    activations: Annotated[list[str], list_of(choice(ACTIVATIONS), what="a list of one or more activations, "
-                                                                        f"each one of: {', '.join(ACTIVATIONS)}")]
+class Model(Group):
+    """Every model; ``takes`` says which tasks' ``gives`` it fits (by default: an image network)."""
+
+    takes: ClassVar[tuple[str, ...]] = ("28x28 images", "32x32 images")
+    name: name()
+    target: str = Field(alias="_target_")
+
+    def check_with(self, cfg: "Config") -> None:
+        if cfg.task.gives not in self.takes:
+            from .config import fitting_models  # the model configs: only when a message needs them
+
+            raise rule(f"model={self.name} does not fit task={cfg.task.name}: model={self.name} takes "
+                       f"{' or '.join(self.takes)}, task={cfg.task.name} gives {cfg.task.gives}; the models that take "
+                       f"{cfg.task.gives}: {', '.join(fitting_models(cfg.task.gives))}")
+
+
+class MnistCNN(Model):
+    takes = ("28x28 images",)  # its first linear layer is sized for them
+
+
+class PinnMLP(Model):
+    takes = ("points x in [0, 1]",)
+    hidden: Annotated[list[Annotated[int, Field(ge=1, le=10_000)]], Field(
+        min_length=1, description="a list of one or more layer widths, each an integer in [1, 10000]")]
+    activations: Annotated[list[Literal[ACTIVATIONS]], Field(  # type: ignore[valid-type]
+        min_length=1, description=f"a list of one or more activations, each one of: {', '.join(ACTIVATIONS)}")]
 
     @model_validator(mode="after")
     def _one_activation_per_layer(self) -> "PinnMLP":
@@ -30,24 +52,6 @@ class PinnMLP(Group):
                        f"{len(self.hidden)} layers; give one activation per hidden layer")
         return self
 
-    def check_with(self, cfg: "Config") -> None:
-        if cfg.task.name != "helmholtz":
-            raise rule(f"model=pinn_mlp does not fit task={cfg.task.name}: the helmholtz task uses model=pinn_mlp, "
-                       f"image tasks use an image model ({', '.join(IMAGE_MODELS)})")
 
-
-class ImageModel(Group):
-    """Every image network (models/): only its name; channels and classes come from the task."""
-
-    name: Annotated[str, choice(IMAGE_MODELS)]
-
-    def check_with(self, cfg: "Config") -> None:
-        if cfg.task.name == "helmholtz":
-            raise rule(f"model={self.name} does not fit task=helmholtz: the helmholtz task uses model=pinn_mlp, "
-                       "image tasks use an image model")
-        if self.name == "mnist_cnn" and cfg.task.name not in ("mnist", "fashion_mnist"):
-            raise rule(f"model=mnist_cnn takes 28x28 images and does not fit task={cfg.task.name}; "
-                       "use it with task=mnist or task=fashion_mnist, or pick another model")
-
-
-MODELS = Registry("model", "name", {"pinn_mlp": PinnMLP, **{m: ImageModel for m in IMAGE_MODELS}})
+MODELS = Registry("model", "_target_", {"models.pinn_mlp.PINNMLP": PinnMLP, "models.mnist_cnn.MnistCNN": MnistCNN},
+                  base=Model, supplied=("in_channels", "num_classes"))

@@ -1,28 +1,25 @@
 """configs/optimizer/*.yaml: ``_partial_`` configs of optimizer classes (torch.optim, schedulefree,
-prodigyopt), one schema per class (picked by ``_target_``). The bounds are the classes' own, so the
-optimizer never raises on a value."""
+prodigyopt), picked by ``_target_``. The bounds are the classes' own, so the optimizer never raises
+on a value; any other optimizer class is checked against its signature."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Optional
+from typing import TYPE_CHECKING, ClassVar, Literal, Optional
 
 from pydantic import Field
 
-from .base import Group, Registry
-from .values import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, Check, choice, group_options, list_of, number, rule
+from .base import Betas, Group, NonNegative, NonNegativeInt, Positive, Registry, name, rule
 
 if TYPE_CHECKING:
     from .config import Config
 
-BETAS = list_of(number(ge=0, lt=1), length=2, what="two numbers in [0, 1)")
-
 
 class OptimizerBase(Group):
-    name: Annotated[str, choice(group_options("optimizer"))]
-    partial: Annotated[Literal[True], Check("true (the parameters are passed in later)", lambda v: v is True)] = \
-        Field(alias="_partial_")
-    lr: Annotated[float, POSITIVE]
-    weight_decay: Annotated[float, NON_NEGATIVE]
+    name: name()
+    target: str = Field(alias="_target_")
+    partial: Literal[True] = Field(alias="_partial_", description="true (the parameters are passed in later)")
+    lr: Positive
+    weight_decay: NonNegative
     # the schedules this optimizer makes sense with (None: any); why, in the message
     schedules: ClassVar[Optional[tuple[str, ...]]] = None
     schedules_why: ClassVar[str] = ""
@@ -34,27 +31,23 @@ class OptimizerBase(Group):
 
 
 class Adam(OptimizerBase):
-    target: Literal["torch.optim.Adam"] = Field(alias="_target_")
-    betas: Annotated[list[float], BETAS]
+    betas: Betas
 
 
 class SGD(OptimizerBase):
-    target: Literal["torch.optim.SGD"] = Field(alias="_target_")
-    momentum: Annotated[float, NON_NEGATIVE]
+    momentum: NonNegative
 
 
 class ScheduleFreeAdamW(OptimizerBase):
-    target: Literal["schedulefree.AdamWScheduleFree"] = Field(alias="_target_")
-    betas: Annotated[list[float], BETAS]
-    warmup_steps: Annotated[int, NON_NEGATIVE_INT]
+    betas: Betas
+    warmup_steps: NonNegativeInt
     schedules = ("static",)
     schedules_why = "it replaces the schedule (its averaging is the decay)"
 
 
 class Prodigy(OptimizerBase):
-    target: Literal["prodigyopt.Prodigy"] = Field(alias="_target_")
-    betas: Annotated[list[float], BETAS]
-    d_coef: Annotated[float, POSITIVE]
+    betas: Betas
+    d_coef: Positive
     # lr is a multiplier of Prodigy's own step size: schedules with absolute rate bounds make no sense
     schedules = ("static", "cosine", "step", "plateau")
     schedules_why = "its lr is a multiplier of the step size it estimates, not a rate"
@@ -62,4 +55,5 @@ class Prodigy(OptimizerBase):
 
 OPTIMIZERS = Registry("optimizer", "_target_", {"torch.optim.Adam": Adam, "torch.optim.SGD": SGD,
                                                 "schedulefree.AdamWScheduleFree": ScheduleFreeAdamW,
-                                                "prodigyopt.Prodigy": Prodigy})
+                                                "prodigyopt.Prodigy": Prodigy},
+                      base=OptimizerBase, supplied=("params",))

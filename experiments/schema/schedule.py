@@ -1,50 +1,48 @@
 """configs/schedule/*.yaml: ``_partial_`` configs of scheduler classes, one schema per class
 (picked by ``_target_``; dlrs and dlrs_symmetric share ``dlrs.DLRS``). Every schedule takes a
-linear warm-up (experiments/schedules.py: EpochSchedule)."""
+linear warm-up (experiments/schedules.py: EpochSchedule). A class listed here has rules beyond its
+signature; any other scheduler class is checked against its signature (a new torch schedule is one YAML)."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, ClassVar, Literal, Optional
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from .base import Group, Registry
-from .values import (FRACTION, NON_NEGATIVE, NON_NEGATIVE_INT, OPEN_FRACTION, PATH, POSITIVE, POSITIVE_INT, Check,
-                     choice, group_options, rule)
+from .base import (PATH, Fraction, Group, NonNegative, NonNegativeInt, OpenFraction, Positive, PositiveInt, Registry,
+                   name, rule)
 
 if TYPE_CHECKING:
     from .config import Config
 
 
-def _g(x: float) -> str:
-    return f"{x:g}"
-
-
 class ScheduleBase(Group):
-    name: Annotated[str, choice(group_options("schedule"))]
-    partial: Annotated[Literal[True], Check("true (the optimizer is passed in later)", lambda v: v is True)] = \
-        Field(alias="_partial_")
-    warmup_epochs: Annotated[int, NON_NEGATIVE_INT]     # < trainer.epochs (check_with)
-    warmup_start_factor: Annotated[float, FRACTION]
+    name: name()
+    target: str = Field(alias="_target_")
+    partial: Literal[True] = Field(alias="_partial_", description="true (the optimizer is passed in later)")
+    warmup_epochs: NonNegativeInt                       # < trainer.epochs (check_with)
+    warmup_start_factor: Fraction
+    # a key that is a rate the schedule goes down to, so at most optimizer.lr; and why, in the message
+    floor: ClassVar[tuple[str, str]] = ("", "")
 
     def check_with(self, cfg: "Config") -> None:
         epochs = cfg.trainer.epochs
         if self.warmup_epochs >= epochs:
             raise rule(f"schedule.warmup_epochs must be an integer in [0, trainer.epochs={epochs}), "
                        f"got {self.warmup_epochs!r}")
-
-
-class Static(ScheduleBase):
-    target: Literal["dlrs.Static"] = Field(alias="_target_")
+        key, why = self.floor
+        value = getattr(self, key, None) if key else None
+        if value is not None and value > cfg.optimizer.lr:
+            raise rule(f"schedule.{key} ({value:g}) is above the initial rate optimizer.lr ({cfg.optimizer.lr:g}){why}")
 
 
 class BoundedRate(ScheduleBase):
     """A rule that keeps the rate in [min_lr, max_lr]."""
 
-    min_lr: Annotated[float, POSITIVE]
-    max_lr: Annotated[float, POSITIVE]
+    min_lr: Positive
+    max_lr: Positive
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> "BoundedRate":
@@ -60,47 +58,37 @@ DLRS_SLOPES = ("paper", "lsq", "epoch_mean")
 class DLRS(BoundedRate):
     """The paper's rule (dlrs), its ablations (dlrs_symmetric) and robust slopes (dlrs_lsq, dlrs_epoch_mean)."""
 
-    target: Literal["dlrs.DLRS"] = Field(alias="_target_")
-    delta_d: Annotated[float, NON_NEGATIVE]             # divergent epoch
-    delta_o: Annotated[float, NON_NEGATIVE]             # stagnant / noisy epoch
-    delta_i: Annotated[float, NON_NEGATIVE]             # converging epoch
-    slope: Annotated[str, choice(DLRS_SLOPES)] = "paper"  # how a window of losses becomes the slope
+    delta_d: NonNegative             # divergent epoch
+    delta_o: NonNegative             # stagnant / noisy epoch
+    delta_i: NonNegative             # converging epoch
+    slope: Literal[DLRS_SLOPES] = "paper"  # type: ignore[valid-type]  # how a window of losses becomes the slope
 
 
 class AuthorsPINN(ScheduleBase):
-    target: Literal["dlrs.authors.AuthorsPINNDLRS"] = Field(alias="_target_")
-    min_lr: Annotated[float, POSITIVE]
+    min_lr: Positive
 
 
 class AuthorsCIFAR(BoundedRate):
-    target: Literal["dlrs.authors.AuthorsCIFARDLRS"] = Field(alias="_target_")
-    delta_d: Annotated[float, NON_NEGATIVE]
-    delta_i: Annotated[float, NON_NEGATIVE]
+    delta_d: NonNegative
+    delta_i: NonNegative
 
 
 class Adacomp(ScheduleBase):
-    target: Literal["dlrs.Adacomp"] = Field(alias="_target_")
-    window: Annotated[int, POSITIVE_INT]                # optimizer steps per update
-    eps: Annotated[float, NON_NEGATIVE]
+    window: PositiveInt                # optimizer steps per update
+    eps: NonNegative
 
 
 class Cosine(ScheduleBase):
-    target: Literal["torch.optim.lr_scheduler.CosineAnnealingLR"] = Field(alias="_target_")
-    T_max: Annotated[int, POSITIVE_INT]
-    eta_min: Annotated[float, NON_NEGATIVE]
-
-    def check_with(self, cfg: "Config") -> None:
-        super().check_with(cfg)
-        if self.eta_min > cfg.optimizer.lr:
-            raise rule(f"schedule.eta_min ({_g(self.eta_min)}) is above the initial rate optimizer.lr "
-                       f"({_g(cfg.optimizer.lr)}); cosine annealing goes down to eta_min")
+    T_max: PositiveInt
+    eta_min: NonNegative
+    floor = ("eta_min", "; cosine annealing goes down to eta_min")
 
 
 class Exponential(ScheduleBase):
-    target: Literal["experiments.schedules.exponential"] = Field(alias="_target_")
-    gamma: Annotated[Optional[float], FRACTION.or_null()]       # per-epoch factor ...
-    final_lr: Annotated[Optional[float], POSITIVE.or_null()]    # ... or the rate after over_epochs
-    over_epochs: Annotated[int, POSITIVE_INT]
+    gamma: Optional[Fraction]       # per-epoch factor ...
+    final_lr: Optional[Positive]    # ... or the rate after over_epochs
+    over_epochs: PositiveInt
+    floor = ("final_lr", "; exponential decay goes down to it")
 
     @model_validator(mode="after")
     def _one_of_gamma_and_final_lr(self) -> "Exponential":
@@ -109,37 +97,23 @@ class Exponential(ScheduleBase):
                        f"(got gamma={self.gamma}, final_lr={self.final_lr}); set the other to null")
         return self
 
-    def check_with(self, cfg: "Config") -> None:
-        super().check_with(cfg)
-        if self.final_lr is not None and self.final_lr > cfg.optimizer.lr:
-            raise rule(f"schedule.final_lr ({_g(self.final_lr)}) is above the initial rate optimizer.lr "
-                       f"({_g(cfg.optimizer.lr)}); exponential decay goes down to it")
-
 
 class Step(ScheduleBase):
-    target: Literal["torch.optim.lr_scheduler.StepLR"] = Field(alias="_target_")
-    step_size: Annotated[int, POSITIVE_INT]             # epochs between drops
-    gamma: Annotated[float, FRACTION]
+    step_size: PositiveInt             # epochs between drops
+    gamma: Fraction
 
 
 class Plateau(ScheduleBase):
-    target: Literal["torch.optim.lr_scheduler.ReduceLROnPlateau"] = Field(alias="_target_")
-    mode: Annotated[str, choice(["min"])]               # it watches the training loss
-    factor: Annotated[float, OPEN_FRACTION]
-    patience: Annotated[int, NON_NEGATIVE_INT]
-    threshold: Annotated[float, NON_NEGATIVE]
-    min_lr: Annotated[float, NON_NEGATIVE]
-
-    def check_with(self, cfg: "Config") -> None:
-        super().check_with(cfg)
-        if self.min_lr > cfg.optimizer.lr:
-            raise rule(f"schedule.min_lr ({_g(self.min_lr)}) is above the initial rate optimizer.lr "
-                       f"({_g(cfg.optimizer.lr)})")
+    mode: Literal["min"]               # it watches the training loss
+    factor: OpenFraction
+    patience: NonNegativeInt
+    threshold: NonNegative
+    min_lr: NonNegative
+    floor = ("min_lr", "")
 
 
 class Replay(ScheduleBase):
-    target: Literal["experiments.schedules.Replay"] = Field(alias="_target_")
-    metrics_csv: Annotated[str, PATH]                   # a metrics.csv with >= trainer.epochs rows
+    metrics_csv: PATH                   # a metrics.csv with >= trainer.epochs rows
     _rates: int = PrivateAttr(0)
 
     @model_validator(mode="after")
@@ -166,7 +140,7 @@ class Replay(ScheduleBase):
 
 
 SCHEDULES = Registry("schedule", "_target_", {
-    "dlrs.Static": Static,
+    "dlrs.Static": ScheduleBase,  # no keys of its own
     "dlrs.DLRS": DLRS,
     "dlrs.authors.AuthorsPINNDLRS": AuthorsPINN,
     "dlrs.authors.AuthorsCIFARDLRS": AuthorsCIFAR,
@@ -176,4 +150,4 @@ SCHEDULES = Registry("schedule", "_target_", {
     "torch.optim.lr_scheduler.StepLR": Step,
     "torch.optim.lr_scheduler.ReduceLROnPlateau": Plateau,
     "experiments.schedules.Replay": Replay,
-})
+}, base=ScheduleBase, supplied=("optimizer",))

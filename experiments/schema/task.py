@@ -1,41 +1,44 @@
-"""configs/task/*.yaml: one schema per task (helmholtz, mnist, fashion_mnist, cifar10), picked by ``task.name``."""
+"""configs/task/*.yaml: one schema per task, picked by ``task.name``. Each names the class that
+runs it (``runs``) and what it feeds a model (``gives``: the models say what they take)."""
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Optional
+from typing import Annotated, ClassVar, Literal, Optional
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
-from .base import Group, Registry
-from .values import (BOOL, FINITE, POSITIVE, POSITIVE_INT, Check, choice, integer, is_integer,
-                     name, rule)
+from .base import Finite, Group, Positive, PositiveInt, Registry, name, rule
 
 
 class TaskBase(Group):
     """Keys every task has."""
 
+    runs: ClassVar[str]    # the experiments.tasks class, as module:Class
+    gives: ClassVar[str]   # what its batches hold, in the words of the models' ``takes``
     name: str
-    tag: Annotated[str, name(64)]                       # label in run names, e.g. f1000, bs128
-    batch_size: Annotated[int, POSITIVE_INT]
-    subset: Annotated[Optional[int], POSITIVE_INT.or_null()]
+    tag: name(64)                                       # label in run names, e.g. f1000, bs128
+    batch_size: PositiveInt
+    subset: Optional[PositiveInt]
     # the task's rate bounds, read by the schedules through ${task.min_lr} / ${task.max_lr}
-    min_lr: Annotated[float, POSITIVE]
-    max_lr: Annotated[float, POSITIVE]
+    min_lr: Positive
+    max_lr: Positive
 
 
 class Helmholtz(TaskBase):
-    name: Annotated[Literal["helmholtz"], choice(["helmholtz"])]
-    frequency: Annotated[float, POSITIVE]               # Hz
-    speed_of_sound: Annotated[float, POSITIVE]          # m/s
-    p0: Annotated[float, FINITE]
-    p1: Annotated[float, FINITE]
-    n_points: Annotated[int, integer(ge=1, le=10**8)]   # allocated at once
-    shuffle: Annotated[bool, BOOL]
-    eval_points: Annotated[int, integer(ge=2, le=10**7)]
-    derivatives: Annotated[str, choice(["forward", "autograd"])]
+    runs = "experiments.tasks.helmholtz:Helmholtz"
+    gives = "points x in [0, 1]"
+    name: Literal["helmholtz"]
+    frequency: Positive                                 # Hz
+    speed_of_sound: Positive                            # m/s
+    p0: Finite
+    p1: Finite
+    n_points: Annotated[int, Field(ge=1, le=10**8)]     # allocated at once
+    shuffle: bool
+    eval_points: Annotated[int, Field(ge=2, le=10**7)]
+    derivatives: Literal["forward", "autograd"]
     # +scale=smoke sets it for every task; the PINN evaluates on its eval_points grid and ignores it
-    test_subset: Annotated[Optional[int], POSITIVE_INT.or_null()] = None
+    test_subset: Optional[PositiveInt] = None
 
     @model_validator(mode="after")
     def _exact_solution_exists(self) -> "Helmholtz":
@@ -50,35 +53,39 @@ class Helmholtz(TaskBase):
         return self
 
 
-def _channels(count: int, what: str) -> Check:
-    return Check(f"{count} ({what})", lambda v: is_integer(v) and v == count)
+def _channels(count: int, why: str) -> type[int]:
+    return Annotated[int, Field(ge=count, le=count, description=f"{count} ({why})")]  # type: ignore[return-value]
 
 
 class ImageTask(TaskBase):
-    """MNIST, Fashion-MNIST and CIFAR-10 (experiments/tasks/images.py)."""
+    """MNIST, Fashion-MNIST and CIFAR-10 (experiments/tasks/images.py); the model gets in_channels
+    and num_classes from here."""
 
-    download: Annotated[bool, BOOL]
-    test_batch_size: Annotated[int, POSITIVE_INT]
-    test_subset: Annotated[Optional[int], POSITIVE_INT.or_null()]
-    loader: Annotated[str, choice(["memory", "torchvision"])]
-    num_workers: Annotated[int, integer(ge=0, le=256)]  # DataLoader workers (loader=torchvision)
-    augment: Annotated[bool, BOOL]
-    num_classes: Annotated[int, integer(ge=10, le=100_000)]
+    runs = "experiments.tasks.images:ImageClassification"
+    gives = "28x28 images"
+    download: bool
+    test_batch_size: PositiveInt
+    test_subset: Optional[PositiveInt]
+    loader: Literal["memory", "torchvision"]
+    num_workers: Annotated[int, Field(ge=0, le=256)]    # DataLoader workers (loader=torchvision)
+    augment: bool
+    num_classes: Annotated[int, Field(ge=10, le=100_000)]
 
 
 class MNIST(ImageTask):
-    name: Annotated[Literal["mnist"], choice(["mnist"])]
-    in_channels: Annotated[int, _channels(1, "MNIST images are grey")]
+    name: Literal["mnist"]
+    in_channels: _channels(1, "MNIST images are grey")
 
 
 class FashionMNIST(ImageTask):
-    name: Annotated[Literal["fashion_mnist"], choice(["fashion_mnist"])]
-    in_channels: Annotated[int, _channels(1, "Fashion-MNIST images are grey")]
+    name: Literal["fashion_mnist"]
+    in_channels: _channels(1, "Fashion-MNIST images are grey")
 
 
 class CIFAR10(ImageTask):
-    name: Annotated[Literal["cifar10"], choice(["cifar10"])]
-    in_channels: Annotated[int, _channels(3, "CIFAR-10 images are RGB")]
+    gives = "32x32 images"
+    name: Literal["cifar10"]
+    in_channels: _channels(3, "CIFAR-10 images are RGB")
 
 
 TASKS = Registry("task", "name", {"helmholtz": Helmholtz, "mnist": MNIST, "fashion_mnist": FashionMNIST,

@@ -11,11 +11,14 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from ..schema.model import Model
+from ..schema.task import TaskBase
+
 
 @dataclass(frozen=True)
 class TaskContext:
     """Where and how a task runs: device, seed, this process's shard under DDP, and where the
-    datasets are (the config's ``paths.data``)."""
+    datasets are (the config's ``paths.data``; the image tasks read it)."""
 
     device: torch.device
     seed: int
@@ -39,12 +42,12 @@ class Task(ABC):
     #: False where bf16 autocast would ruin the maths (PINN second derivatives)
     supports_autocast: bool = True
 
-    def __init__(self, cfg: Any, ctx: TaskContext) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: TaskBase, ctx: TaskContext) -> None:
+        self.cfg = cfg  # validated by experiments.schema: the task checks nothing again
         self.ctx = ctx
 
     @abstractmethod
-    def build_model(self, model_cfg: Any) -> nn.Module:
+    def build_model(self, model_cfg: Model) -> nn.Module:
         """The network for this task, on ``ctx.device``."""
 
     @abstractmethod

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from experiments.builders import build_model
 from experiments.data import shard
 from experiments.errors import UserError
+from experiments.schema.model import Model
+from experiments.schema.task import Helmholtz as HelmholtzConfig
 from experiments.tasks.base import Task, TaskContext
-from models.pinn_mlp import PINNMLP
 
 DERIVATIVE_METHODS = ("forward", "autograd")
 
@@ -67,12 +69,6 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-def _opt(cfg: Any, name: str, default: Any) -> Any:
-    """cfg.<name>, or ``default`` where the field is absent or null."""
-    value = getattr(cfg, name, None)
-    return default if value is None else value
-
-
 class Helmholtz(Task):
     """Collocation points in [0, 1], residual loss, relative L2 error against the exact field."""
 
@@ -81,61 +77,24 @@ class Helmholtz(Task):
     target = 0.01  # the paper's "< 1 %"; the summary records the first epoch below it
     supports_autocast = False  # bf16 would wreck the second derivatives
 
-    def __init__(self, cfg: Any, ctx: TaskContext) -> None:
+    def __init__(self, cfg: HelmholtzConfig, ctx: TaskContext) -> None:
         super().__init__(cfg, ctx)
-        self.frequency = float(_opt(cfg, "frequency", 1000.0))
-        self.speed_of_sound = float(_opt(cfg, "speed_of_sound", 340.0))
-        self.p0, self.p1 = float(_opt(cfg, "p0", 1.0)), float(_opt(cfg, "p1", -1.0))
-        self.batch_size = int(_opt(cfg, "batch_size", 1000))
-        self.eval_points = int(_opt(cfg, "eval_points", 100))
-        self.method = str(_opt(cfg, "derivatives", "forward"))
-        self.shuffle = bool(_opt(cfg, "shuffle", False))
-        n_points = int(_opt(cfg, "n_points", 10000))
-        subset = _opt(cfg, "subset", None)
-        self._validate(n_points, subset)
-        self.k = wavenumber(self.frequency, self.speed_of_sound)
-        if abs(math.sin(self.k)) < 1e-6:
-            raise UserError(
-                f"helmholtz: frequency {self.frequency:g} Hz is a multiple of c/2 = "
-                f"{self.speed_of_sound / 2:g} Hz, so sin(k) = 0 and the exact solution is undefined; "
-                "pick another frequency"
-            )
-        if subset is not None:
-            n_points = min(n_points, int(subset))
+        self.frequency, self.speed_of_sound, self.p0, self.p1 = cfg.frequency, cfg.speed_of_sound, cfg.p0, cfg.p1
+        self.batch_size, self.eval_points, self.method, self.shuffle = (cfg.batch_size, cfg.eval_points,
+                                                                        cfg.derivatives, cfg.shuffle)
+        n_points = cfg.n_points if cfg.subset is None else min(cfg.n_points, cfg.subset)
+        self.k = wavenumber(self.frequency, self.speed_of_sound)  # the schema made sure sin k != 0
         if n_points < ctx.world_size:
             raise UserError(f"helmholtz: {n_points} collocation points cannot feed {ctx.world_size} processes")
         # Drawn once from the run seed: every rank and every resume sees the same points.
         gen = torch.Generator().manual_seed(ctx.seed)
         self.points = torch.rand(n_points, 1, generator=gen).to(ctx.device)
 
-    def _validate(self, n_points: int, subset: Any) -> None:
-        if self.frequency <= 0:
-            raise UserError(f"helmholtz: frequency must be > 0 Hz, got {self.frequency:g}")
-        if self.speed_of_sound <= 0:
-            raise UserError(f"helmholtz: speed_of_sound must be > 0, got {self.speed_of_sound:g}")
-        if n_points <= 0 or self.batch_size <= 0:
-            raise UserError(
-                f"helmholtz: n_points and batch_size must be > 0, got {n_points} and {self.batch_size}"
-            )
-        if self.eval_points < 2:
-            raise UserError(f"helmholtz: eval_points must be >= 2, got {self.eval_points}")
-        if self.method not in DERIVATIVE_METHODS:
-            raise UserError(
-                f"helmholtz: derivatives must be one of {', '.join(DERIVATIVE_METHODS)}, got {self.method!r}"
-            )
-        if subset is not None and int(subset) <= 0:
-            raise UserError(f"helmholtz: subset must be null or > 0, got {subset}")
-
-    def build_model(self, model_cfg: Any) -> nn.Module:
-        hidden = _opt(model_cfg, "hidden", (100, 100, 100))
-        activations = _opt(model_cfg, "activations", ("sin", "cos", "sin"))
+    def build_model(self, model_cfg: Model) -> nn.Module:
         # Seed locally so construction does not disturb the caller's global RNG stream.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.ctx.seed)
-            try:
-                model = PINNMLP(hidden=list(hidden), activations=list(activations))
-            except ValueError as exc:
-                raise UserError(f"pinn_mlp: {exc}") from None
+            model = build_model(model_cfg)
         return model.to(self.ctx.device)
 
     def train_batches(self, epoch: int) -> Iterator[Tensor]:
