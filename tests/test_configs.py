@@ -10,8 +10,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from experiments.builders import TASKS
-from experiments.config_check import check_config
-from experiments.run import _sweep_jobs
+from experiments.run import check_command_line
 from models import IMAGE_MODELS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -43,12 +42,10 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
                      "images_cpu_rivals": "images_cpu", "baselines_pinn_rivals": "baselines_pinn",
                      "fig2_cosine": "fig2", "dlrs_robust_images": "dlrs_robust"}
     assert cfg.experiment_name == shared_folder.get(preset, preset)
-    # every job of the sweep, not only the preset's own values
-    jobs = _sweep_jobs(overrides, dict(params))
+    # every job of the sweep, not only the preset's own values, validated as the command line does
+    jobs = check_command_line(["-m", *overrides])
     assert jobs and len(jobs) == math.prod(len(str(v).split(",")) for v in params.values())
-    for job_overrides in jobs:
-        job = _compose(job_overrides)
-        check_config(job)
+    for job_overrides, job in jobs:
         OmegaConf.to_container(job, resolve=True)  # every interpolation resolves
         if job.schedule.name == "adacomp":  # a preset's optimizer override must not undo adacomp's SGD
             assert job.optimizer.name == "sgd", f"{preset}: {job_overrides}"
