@@ -27,7 +27,6 @@ from experiments.run import check_command_line
 from test_report import write_fake_run
 
 CONFIGS = REPO / "configs"
-PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 BASE = "helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005"
 
 
@@ -163,21 +162,6 @@ def test_names_hold_every_setting_from_the_command_line() -> None:
     assert _name(["+scale=smoke"]) == f"{BASE}_scale-smoke_s50"
     assert _name(["run_name=mine", "trainer.epochs=5"]) == "mine"  # chosen by hand: as it is
     assert settings_label(_compose([]), ["trainer.epochs=5", "trainer.epochs=6"]) == "epochs6"  # the last wins
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_every_preset_job_has_its_own_run_directory(preset: str) -> None:
-    """Sweeps over keys already in the name keep the readable names; any other swept key
-    (dlrs_ablation's task.shuffle) goes into the name, so no two jobs share a directory."""
-    overrides = [f"+experiment={preset}"]
-    jobs = check_command_line(["-m", *overrides])  # named as each job names itself
-    dirs = set()
-    for job, cfg in jobs:
-        readable = _compose(job).run_name  # the template: task, model, schedule, optimizer, rate, seed
-        dirs.add(cfg.run_dir)
-        if preset not in ("dlrs_ablation", "dlrs_robust"):  # both sweep task.shuffle, which goes in the name
-            assert cfg.run_name == readable and cfg.run_name.endswith("_s50"), "no redundant suffix"
-    assert len(dirs) == len(jobs)
 
 
 def test_identity_of_runs_written_before_the_renaming() -> None:

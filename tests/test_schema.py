@@ -6,6 +6,8 @@ line checks before a job starts); tests/test_schema_cli.py runs a few through th
 
 from __future__ import annotations
 
+import itertools
+import math
 import shutil
 from pathlib import Path
 
@@ -51,12 +53,17 @@ def preset_jobs() -> dict[tuple[str, str], list]:
     one per distinct set of keys (tests/test_configs.py validates every single job's values, and
     that validation rejects an undeclared key too)."""
     out = {}
-    for preset in PRESETS:
-        for scale in ("", "smoke"):
-            overrides = [f"+experiment={preset}"] + ([f"+scale={scale}"] if scale else [])
-            jobs = check_command_line(["-m", *overrides])
-            assert len(jobs) >= 2, f"{preset} sweeps"  # a sweep, not one job (images_cpu_plateau has 2)
-            out[preset, scale] = list({_shape(job): cfg for job, cfg in jobs}.values())
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        for preset in PRESETS:
+            for scale in ("", "smoke"):
+                overrides = [f"+experiment={preset}"] + ([f"+scale={scale}"] if scale else [])
+                params = compose(config_name="config", overrides=overrides, return_hydra_config=True).hydra.sweeper.params
+                # the keys of a job depend on its config-group choices only: one config per combination
+                sweeps = [[f"{k}={v}" for v in str(values).split(",")] for k, values in params.items()]
+                assert math.prod(map(len, sweeps)) >= 2, f"{preset} sweeps"  # images_cpu_plateau has 2 jobs
+                choices = [s for s in sweeps if _shape(s[:1])] or [[]]
+                out[preset, scale] = [compose(config_name="config", overrides=[*overrides, *combination])
+                                      for combination in itertools.product(*choices)]
     return out
 
 
