@@ -8,10 +8,9 @@ Examples::
 
 A mistake the user can fix (an unknown flag, name or key, a bad value, sweep syntax the basic
 sweeper does not take, missing data) prints one ``error:`` line and exits 2, before anything is
-written. ``check_command_line`` runs Hydra's own command line on the arguments first, with a job
-that only validates the config Hydra composed for it (experiments/schema/); a sweep goes through
-the dry-run launcher (hydra_plugins/dlrs_dry_run/) with its files in a temporary folder, so every
-job is checked before the first one starts. Then Hydra runs the command again, for real.
+written: ``check_command_line`` first runs Hydra's command line with jobs that only validate the
+config Hydra composed for them (experiments/schema/), a sweep through the dry-run launcher
+(hydra_plugins/dlrs_dry_run/) with its files in a temporary folder. Then Hydra runs it for real.
 """
 
 from __future__ import annotations
@@ -87,11 +86,9 @@ def check_command_line(args: list[str]) -> list[Job]:
     if sweep and not checked:
         raise UserError(_empty_sweep(args))
     for i, (job, error) in enumerate(checked, 1):
-        if error is not None and sweep:
-            swept = [o for o in job.overrides if o not in args] or job.overrides
-            raise UserError(f"{error} (sweep job {i} of {len(checked)}: {' '.join(swept)})")
         if error is not None:
-            raise error
+            swept = [o for o in job.overrides if o not in args] or job.overrides  # what makes this job this job
+            raise UserError(f"{error} (sweep job {i} of {len(checked)}: {' '.join(swept)})") if sweep else error
     return [job for job, _ in checked]
 
 
@@ -168,7 +165,8 @@ def _empty_sweep(args: list[str]) -> str:
         override = parser.parse_override(arg)
         group = override.key_or_group
         if not (CONFIG_DIR / group).is_dir():
-            return f"{arg}: glob() picks config-group options (task, model, schedule, optimizer), and {group} is not one"
+            return (f"{arg}: the sweep has no values: glob() picks config-group options (task, model, schedule, "
+                    f"optimizer), and {group} is not a config group")
         if not override.value().filter(list(group_options(group))):
             return f"{arg}: the sweep has no values: no {group} option matches; the options are: " \
                    f"{', '.join(group_options(group))}"
