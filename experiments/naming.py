@@ -1,26 +1,24 @@
 """Run names that never collide by accident.
 
-The readable base name comes from ``run_name`` in configs/config.yaml (task and its tag, model,
-schedule, optimizer, rate, seed). ``python -m experiments.run`` adds every other setting given on
-the command line or by a sweep, before the seed: ``trainer.epochs=50`` turns
-``helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005_s50`` into ``..._adam-lr0.005_epochs50_s50``. Numbers
-and booleans are spelled as a sweep spells them (``true`` as ``True``, ``1e-3`` as ``0.001``), so a
-single run and the same sweep job share a directory. So a run with other settings gets its own
-directory and never meets a finished run's; overwriting one stays explicit (``trainer.force=true``).
-Settings that are already in the base name, the preset choice (``+experiment=``, which names the
-folder), where files go (``paths.*``) and settings that do not change what a run computes
-(``trainer.device``, ``trainer.progress``, ...) add nothing.
-A ``run_name=...`` given on the command line is used as it is. Torch-free.
+The readable base name is ``run_name`` in configs/config.yaml (task and its tag, model, schedule,
+optimizer, rate, seed). Every other setting given on the command line or by a sweep goes in before
+the seed: ``trainer.epochs=50`` turns ``..._adam-lr0.005_s50`` into ``..._adam-lr0.005_epochs50_s50``,
+so a run with other settings never meets a finished run's directory (overwriting one stays explicit:
+``trainer.force=true``). Settings already in the base name, the preset (``+experiment=``, which
+names the folder), where files go (``paths.*``) and settings that do not change what a run computes
+(``trainer.device``, ...) add nothing; a ``run_name=...`` given by hand is used as it is. Torch-free.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
 from typing import Any, Iterable
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 
 from .constants import execution_only_keys
@@ -75,25 +73,17 @@ def _parser() -> OverridesParser:
     return OverridesParser.create()
 
 
-def _canonical(override: str, value: str) -> str:
-    """A scalar value as a sweep spells it (``true`` -> ``True``, ``1e-3`` -> ``0.001``), so that
-    ``task.shuffle=true`` on the command line and ``task.shuffle: false,true`` in a sweep name the
-    same run; anything else (strings, lists, unparsable text) as it was written."""
-    try:
-        parsed = _parser().parse_override(override)
-    except Exception:  # the run itself reports bad syntax; the name keeps the text
-        return value
-    if parsed.is_sweep_override() or not isinstance(parsed.value(), (bool, int, float)):
-        return value
-    return parsed.get_value_element_as_str()
-
-
 def _parse(override: str) -> tuple[str, str | None, bool]:
-    """(key, value, is_delete) of one command-line override such as ``+trainer.epochs=5`` or ``~task.x``."""
-    delete = override.startswith("~")
-    body = override.lstrip("+~")
-    key, sep, value = body.partition("=")
-    return key.strip(), (_canonical(override, value) if sep else None), delete
+    """(key, value, is_delete) of one override such as ``+trainer.epochs=5`` or ``~task.x``. A number or
+    boolean is spelled as a sweep spells it (``true`` -> ``True``, ``1e-3`` -> ``0.001``), so a single
+    run and the same sweep job share a directory; anything else as it was written."""
+    key, sep, value = override.lstrip("+~").partition("=")
+    if sep:
+        with contextlib.suppress(OverrideParseException):  # text Hydra cannot read back (a resolved ${...})
+            parsed = _parser().parse_override(override)
+            if not parsed.is_sweep_override() and isinstance(parsed.value(), (bool, int, float)):
+                value = parsed.get_value_element_as_str()
+    return key.strip(), (value if sep else None), override.startswith("~")
 
 
 def settings_label(cfg: DictConfig, overrides: Iterable[str]) -> str:
@@ -101,10 +91,8 @@ def settings_label(cfg: DictConfig, overrides: Iterable[str]) -> str:
     in_name = keys_in_base_name(cfg)
     groups_in_name = {ref.rpartition(".")[0] for ref in in_name if ref.endswith(".name")}
     leaves = _leaf_counts(OmegaConf.to_container(cfg, resolve=False), {})
-    chosen: dict[str, tuple[str | None, bool]] = {}
-    for override in overrides:  # a later override of a key wins, as in Hydra
-        key, value, delete = _parse(override)
-        chosen[key] = (value, delete)
+    # a later override of a key wins, as in Hydra
+    chosen = {key: (value, delete) for key, value, delete in map(_parse, overrides)}
     parts = []
     for key in sorted(chosen):
         value, delete = chosen[key]

@@ -9,11 +9,12 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from experiments.config_check import check_config
-from experiments.run import _sweep_jobs
+from experiments.run import check_command_line
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
+# the readable run name: task, model, schedule, optimizer, rate, seed
+READABLE = OmegaConf.to_container(OmegaConf.load(CONFIGS / "config.yaml"))["run_name"]
 
 
 def _compose(overrides: list[str], hydra: bool = False):
@@ -41,17 +42,21 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
                      "images_cpu_rivals": "images_cpu", "baselines_pinn_rivals": "baselines_pinn",
                      "fig2_cosine": "fig2", "dlrs_robust_images": "dlrs_robust"}
     assert cfg.experiment_name == shared_folder.get(preset, preset)
-    # every job of the sweep, not only the preset's own values
-    jobs = _sweep_jobs(overrides, dict(params))
+    # every job of the sweep, not only the preset's own values, validated and named as the command line does
+    jobs = check_command_line(["-m", *overrides])
     assert jobs and len(jobs) == math.prod(len(str(v).split(",")) for v in params.values())
-    for job_overrides in jobs:
-        job = _compose(job_overrides)
-        check_config(job)
+    for job_overrides, job in jobs:
         OmegaConf.to_container(job, resolve=True)  # every interpolation resolves
         if job.schedule.name == "adacomp":  # a preset's optimizer override must not undo adacomp's SGD
             assert job.optimizer.name == "sgd", f"{preset}: {job_overrides}"
         if scale == "smoke":
             assert job.trainer.epochs == 2 and job.task.subset == 128
+        elif preset not in ("dlrs_ablation", "dlrs_robust"):  # both sweep task.shuffle, which goes in the name
+            # sweeps over keys already in the name keep the readable names: no redundant suffix
+            assert job.run_name == OmegaConf.merge(job, {"run_name": READABLE}).run_name
+            assert job.run_name.endswith("_s50")
+    # any other swept key (dlrs_ablation's task.shuffle) goes into the name: no two jobs share a directory
+    assert len({job.run_dir for _, job in jobs}) == len(jobs)
 
 
 @pytest.mark.parametrize(

@@ -23,11 +23,10 @@ from experiments import demo, report
 from experiments.errors import DataMissingError, UserError
 from experiments.naming import name_with_settings, settings_label
 from experiments.progress import EpochProgress, clock
-from experiments.run import _sweep_jobs, check_single_run
+from experiments.run import check_command_line
 from test_report import write_fake_run
 
 CONFIGS = REPO / "configs"
-PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 BASE = "helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005"
 
 
@@ -73,12 +72,10 @@ def test_presets_set_the_length_and_sweeps_the_rate() -> None:
 
 @pytest.mark.parametrize(("old", "new"), [("task.lr=0.1", "optimizer.lr=..."), ("task.epochs=5", "trainer.epochs=..."),
                                           ("task.data_root=/x", "paths.data=..."), ("model.lr=0.1", "optimizer.lr=...")])
-def test_old_names_point_to_the_one_name(old: str, new: str, capsys) -> None:
-    with pytest.raises(SystemExit) as stop:
-        check_single_run(["task=mnist", old])
-    assert stop.value.code == 2
-    line = capsys.readouterr().err.strip()
-    assert line.startswith("error: ") and new in line and "\n" not in line
+def test_old_names_point_to_the_one_name(old: str, new: str) -> None:
+    with pytest.raises(UserError) as error:
+        check_command_line(["task=mnist", old])
+    assert new in str(error.value) and "\n" not in str(error.value)
 
 
 def _all_keys() -> set[str]:
@@ -149,7 +146,7 @@ def test_names_hold_every_setting_from_the_command_line() -> None:
     for spelling in ("true", "True", "TRUE"):
         assert _name([f"task.shuffle={spelling}"]) == f"{BASE}_shuffle-True_s50"
     assert _name(["schedule.min_lr=1e-4"]) == _name(["schedule.min_lr=0.0001"])
-    for job in _sweep_jobs(["task.shuffle=false,true", "schedule.min_lr=1e-4,1e-5"], {}):
+    for job, _ in check_command_line(["-m", "task.shuffle=false,true", "schedule.min_lr=1e-4,1e-5"]):
         typed = [line.replace("False", "false").replace("True", "true").replace("0.0001", "1e-4") for line in job]
         assert _name(typed) == _name(job), job
     # already in the base name, where files go, execution only, the preset choice: nothing added
@@ -165,24 +162,6 @@ def test_names_hold_every_setting_from_the_command_line() -> None:
     assert _name(["+scale=smoke"]) == f"{BASE}_scale-smoke_s50"
     assert _name(["run_name=mine", "trainer.epochs=5"]) == "mine"  # chosen by hand: as it is
     assert settings_label(_compose([]), ["trainer.epochs=5", "trainer.epochs=6"]) == "epochs6"  # the last wins
-
-
-@pytest.mark.parametrize("preset", PRESETS)
-def test_every_preset_job_has_its_own_run_directory(preset: str) -> None:
-    """Sweeps over keys already in the name keep the readable names; any other swept key
-    (dlrs_ablation's task.shuffle) goes into the name, so no two jobs share a directory."""
-    overrides = [f"+experiment={preset}"]
-    params = dict(_compose(overrides[:1], hydra=True).hydra.sweeper.params)
-    jobs = _sweep_jobs(overrides, params)
-    dirs = set()
-    for job in jobs:
-        cfg = _compose(job)
-        readable = cfg.run_name  # the template: task, model, schedule, optimizer, rate, seed
-        cfg.run_name = name_with_settings(cfg, job)
-        dirs.add(cfg.run_dir)
-        if preset not in ("dlrs_ablation", "dlrs_robust"):  # both sweep task.shuffle, which goes in the name
-            assert cfg.run_name == readable and cfg.run_name.endswith("_s50"), "no redundant suffix"
-    assert len(dirs) == len(jobs)
 
 
 def test_identity_of_runs_written_before_the_renaming() -> None:

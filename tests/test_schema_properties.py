@@ -1,6 +1,6 @@
 """Property tests of the one-line contract: random wrong values (wrong type, out of range, negative,
 huge, NaN and other strings) for random keys of random presets and group options. Whatever the
-value, ``check_command_line`` (what ``python -m experiments.run`` runs before Hydra starts) either
+value, ``check_command_line`` (what ``python -m experiments.run`` checks before a job starts) either
 accepts it or raises one UserError line that names the key; a value of the wrong kind is always
 refused; and a value it accepts is one torch and the task accept too.
 
@@ -117,7 +117,7 @@ def test_any_value_for_any_key_is_accepted_or_refused_in_one_line(data: st.DataO
     value = data.draw(VALUES, label="value")
     args = [*base, f"{key}={value}"]
     try:
-        cfg = check_command_line(args)
+        ((_, cfg),) = check_command_line(args)
     except UserError as e:
         message = str(e)
         assert message and "\n" not in message and "Traceback" not in message, message
