@@ -28,6 +28,7 @@ from omegaconf import DictConfig
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "configs"
+PRESETS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))  # configs/experiment/
 # A PINN run of a few seconds on one CPU core: 4 batches per epoch.
 TINY = ("trainer.progress=log", "trainer.device=cpu", "task.n_points=200", "task.batch_size=50")
 TIME_COLUMNS = ("epoch_time_s", "wall_time_s")
@@ -140,12 +141,18 @@ def start_cli(args: list[str], cwd: Path, log: Path, tiny: bool = True, env: Opt
         return subprocess.Popen(argv, cwd=cwd, env=cli_env(env), stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
-def compose_config(overrides: list[str], tiny: bool = True) -> DictConfig:
-    """The config ``python -m experiments.run <overrides>`` would run, composed in this process."""
+def job_config(overrides: list[str], hydra: bool = False) -> DictConfig:
+    """The config ``python -m experiments.run <overrides>`` would compose (``hydra``: with Hydra's
+    own node, e.g. a preset's sweep), composed in this process."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=[*(TINY if tiny else ()), *overrides])
+        return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
+
+
+def compose_config(overrides: list[str], tiny: bool = True) -> DictConfig:
+    """``job_config`` of the tiny CPU PINN (``TINY``) unless ``tiny=False``."""
+    return job_config([*(TINY if tiny else ()), *overrides])
 
 
 def read_metrics(run_dir: Path, drop_times: bool = True) -> list[dict[str, str]]:

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from conftest import CONFIG_DIR, PRESETS, job_config
 from experiments.run import check_command_line
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 # the readable run name: task, model, schedule, optimizer, rate, seed
-READABLE = OmegaConf.to_container(OmegaConf.load(CONFIGS / "config.yaml"))["run_name"]
+READABLE = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "config.yaml"))["run_name"]
 
-
-def _compose(overrides: list[str], hydra: bool = False):
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
 
 
 def test_presets_are_the_papers_and_the_studies() -> None:
@@ -34,7 +27,7 @@ def test_presets_are_the_papers_and_the_studies() -> None:
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> None:
     overrides = [f"+experiment={preset}"] + ([f"+scale={scale}"] if scale else [])
-    cfg = _compose(overrides, hydra=True)
+    cfg = job_config(overrides, hydra=True)
     params = cfg.hydra.sweeper.params
     assert params, f"{preset} carries no sweep"
     shared_folder = {"lr_sensitivity_images": "lr_sensitivity", "lr_sensitivity_rivals": "lr_sensitivity",
@@ -71,29 +64,29 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
     ],
 )
 def test_presets_follow_the_protocol(preset: str, epochs: int, task: str, lr: float, sweep: dict) -> None:
-    cfg = _compose([f"+experiment={preset}"], hydra=True)
+    cfg = job_config([f"+experiment={preset}"], hydra=True)
     assert cfg.trainer.epochs == epochs and cfg.task.name == task and cfg.optimizer.lr == lr
     assert cfg.trainer.seed == 50
     assert {k: str(v) for k, v in cfg.hydra.sweeper.params.items()} == sweep
 
 
 def test_test_batch_sizes_and_pinn_bounds_follow_spec() -> None:
-    assert _compose(["task=mnist"]).task.test_batch_size == 1000
-    assert _compose(["task=cifar10"]).task.test_batch_size == 100
-    pinn = _compose([])
+    assert job_config(["task=mnist"]).task.test_batch_size == 1000
+    assert job_config(["task=cifar10"]).task.test_batch_size == 100
+    pinn = job_config([])
     assert (pinn.schedule.min_lr, pinn.schedule.max_lr) == (5.55e-5, 9e-3)
     assert (pinn.task.n_points, pinn.task.batch_size) == (10000, 1000)
 
 
 def test_image_tasks_default_to_simple_dla_and_adacomp_to_sgd() -> None:
-    assert _compose(["task=cifar10"]).model.name == "simple_dla"
-    assert _compose(["task=cifar10", "model=resnet18"]).model.name == "resnet18"
-    assert _compose(["task=mnist", "schedule=adacomp"]).optimizer.name == "sgd"
-    assert _compose(["task=mnist", "schedule=adacomp", "optimizer=adam"]).optimizer.name == "adam"
+    assert job_config(["task=cifar10"]).model.name == "simple_dla"
+    assert job_config(["task=cifar10", "model=resnet18"]).model.name == "resnet18"
+    assert job_config(["task=mnist", "schedule=adacomp"]).optimizer.name == "sgd"
+    assert job_config(["task=mnist", "schedule=adacomp", "optimizer=adam"]).optimizer.name == "adam"
 
 
 def test_run_names_are_readable() -> None:
-    assert _compose([]).run_name == "helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005_s50"
-    cfg = _compose(["+experiment=table1", "model=resnet18", "schedule=static", "trainer.seed=51"])
+    assert job_config([]).run_name == "helmholtz-f1000_pinn_mlp_dlrs_adam-lr0.005_s50"
+    cfg = job_config(["+experiment=table1", "model=resnet18", "schedule=static", "trainer.seed=51"])
     assert cfg.run_name == "cifar10-bs128_resnet18_static_adam-lr0.005_s51"
     assert cfg.run_dir == "results/runs/table1/cifar10-bs128_resnet18_static_adam-lr0.005_s51"

@@ -496,18 +496,3 @@ def test_ablation_table_shows_what_the_rule_saw(tmp_path: Path):
     md = (tmp_path / "out" / "tables" / "dlrs_ablation.md").read_text()
     assert "| Stagnant epochs (%) | Mean abs. slope, first third | First epoch at min lr (seeds) | Epochs at min lr (%) |" in md
     assert "| 3 (1/1) " in md and md.count("| —  ") >= 1
-
-
-def test_the_layout_is_the_presets_not_the_names_first_word(tmp_path: Path, capsys):
-    """Folders named like a preset family (dlrs_*, lr_*, images_*) but made by hand are ad hoc: their
-    report goes beside the runs, never into the curated out/; a preset's layout is inherited from
-    its parent preset unless it declares its own."""
-    runs, out = tmp_path / "runs", tmp_path / "out"
-    for name in ("dlrs_mine", "lr_mine", "images_mine"):
-        write_fake_run(runs, name, schedule="dlrs", seed=50)
-        report.make_report(name, runs, out)
-        assert (runs / name / "report" / "tables" / f"{name}.md").is_file()
-    assert not out.exists()
-    assert report.declared_layout("fig2_quick") == "pinn"  # fig2's
-    assert report.declared_layout("images_high_lr") == "rate"  # its own, over images_cpu's batch layout
-    capsys.readouterr()

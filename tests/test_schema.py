@@ -15,14 +15,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from conftest import CONFIG_DIR, PRESETS
 from experiments.config_check import check_config, resolve
 from experiments.errors import UserError
 from experiments.run import check_command_line
 from experiments.schema import declared, group_options, keys_of, leaves, schema_for, validate
 from experiments.schema.config import FIXED, REGISTRIES, Config
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 # one config per option of every group, so that every schema is used at least once
 OPTIONS = ([[f"task={t}"] for t in group_options("task")]
            + [[f"model={m}", "task=helmholtz" if m == "pinn_mlp" else "task=mnist"] for m in group_options("model")]
@@ -51,7 +50,7 @@ def preset_jobs() -> dict[tuple[str, str], list]:
     one per distinct set of keys (tests/test_configs.py validates every single job's values, and
     that validation rejects an undeclared key too)."""
     out = {}
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         for preset in PRESETS:
             for scale in ("", "smoke"):
                 overrides = [f"+experiment={preset}"] + ([f"+scale={scale}"] if scale else [])
@@ -67,7 +66,7 @@ def preset_jobs() -> dict[tuple[str, str], list]:
 
 @pytest.fixture(scope="module")
 def option_configs() -> list:
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return [compose(config_name="config", overrides=o) for o in [[], *OPTIONS]]
 
 
@@ -100,7 +99,7 @@ def test_every_declared_key_is_in_a_config(preset_jobs, option_configs) -> None:
 def test_every_config_file_has_a_schema() -> None:
     for group, registry in REGISTRIES.items():
         for option in group_options(group):
-            node = OmegaConf.to_container(OmegaConf.load(CONFIGS / group / f"{option}.yaml"))
+            node = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / group / f"{option}.yaml"))
             node = node.get(group, node)  # schedule/adacomp.yaml is a _global_ package
             if "defaults" in node and registry.key not in node:
                 continue  # extends another option of the group (dlrs_symmetric)
@@ -109,7 +108,7 @@ def test_every_config_file_has_a_schema() -> None:
 
 def test_a_new_key_in_a_config_file_is_caught(tmp_path: Path) -> None:
     configs = tmp_path / "configs"
-    shutil.copytree(CONFIGS, configs)
+    shutil.copytree(CONFIG_DIR, configs)
     with open(configs / "trainer" / "default.yaml", "a") as f:
         f.write("new_knob: 3\n")
     with initialize_config_dir(config_dir=str(configs), version_base="1.3"):

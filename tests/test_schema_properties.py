@@ -14,7 +14,6 @@ import math
 import os
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,13 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
+from conftest import CONFIG_DIR, PRESETS
 from experiments.config_check import resolve
 from experiments.errors import UserError
 from experiments.run import check_command_line
 from experiments.schema import group_options, leaves
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 BASES = ([()] + [(f"+experiment={p}",) for p in PRESETS] + [(f"+experiment={p}", "+scale=smoke") for p in PRESETS]
          + [(f"schedule={s}",) for s in group_options("schedule") if s != "replay"]
          + [("task=mnist", "model=mnist_cnn"), ("task=cifar10",), ("task=fashion_mnist",), ("optimizer=sgd",)])
@@ -55,7 +53,7 @@ VALUES = st.one_of(st.sampled_from(WORDS), NUMBERS)
 @lru_cache(maxsize=None)
 def _base(base: tuple[str, ...]) -> tuple[list[str], dict[str, Any]]:
     """The keys of a base config and their resolved values."""
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=list(base))
     raw = OmegaConf.to_container(cfg, resolve=False)
     values = {".".join(path): _get(resolve(cfg), path) for path in leaves(raw)}
