@@ -21,10 +21,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 
-from .constants import execution_only_keys
+from .constants import EXECUTION_ONLY as EXECUTION_ONLY_SECTIONS, execution_only_keys
 
-# keys (or key prefixes) that never go into the name: the folder, the name itself, where files go
-OUTSIDE_NAME = ("experiment", "experiment_name", "run_name", "run_dir", "paths", "hydra")
+# keys (or key prefixes) that never go into the name: the folder, the name itself, and the sections
+# that change nothing a run computes (where files go, how its report is drawn)
+OUTSIDE_NAME = ("experiment", "experiment_name", "run_name", "hydra",
+                *(section for section, keys in EXECUTION_ONLY_SECTIONS.items() if keys is None))
 # the settings that change how a run executes, not what it computes
 EXECUTION_ONLY = execution_only_keys()
 MAX_VALUE = 24    # a longer value (a path, a list) is shown as a short hash

@@ -39,7 +39,8 @@ def test_names_hold_every_setting_from_the_command_line() -> None:
     assert _name(["task.frequency=2000", "schedule=static", "optimizer.lr=0.01", "trainer.seed=7"]) == \
         "helmholtz-f2000_pinn_mlp_static_adam-lr0.01_s7"
     assert _name(["+experiment=fig2", "paths.results=/tmp/r", "paths.data=/d", "trainer.device=cpu",
-                  "trainer.progress=log", "trainer.checkpoint_every=5", "trainer.force=true"]) == f"{BASE}_s50"
+                  "trainer.progress=log", "trainer.checkpoint_every=5", "trainer.force=true",
+                  "report.layout=pinn"]) == f"{BASE}_s50"
     assert _name(["task=mnist", "model=mnist_cnn", "task.batch_size=128"]) == "mnist-bs128_mnist_cnn_dlrs_adam-lr0.001_s50"
     # the same leaf in two sections keeps its section; long values become a short hash
     assert _name(["schedule.min_lr=1e-4"]) == f"{BASE}_schedule.min_lr0.0001_s50"
