@@ -262,8 +262,10 @@ class RunDir:
 
 
 def provenance() -> dict[str, Any]:
-    """What a rerun needs besides the config: CPU results depend on the thread count and the torch
-    build, and the code on the commit (``dirty``: the checkout had uncommitted changes)."""
+    """What a rerun needs besides the config: CPU results depend on the thread count, the torch
+    build and the vector instructions its kernels use (``cpu``: AVX2, AVX512, ...: a long PINN run
+    on another CPU can end elsewhere), and the code on the commit (``dirty``: the checkout had
+    uncommitted changes)."""
     import platform
     import subprocess
 
@@ -280,6 +282,7 @@ def provenance() -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no") if commit else None
     return {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "cpu": torch.backends.cpu.get_cpu_capability(), "machine": platform.machine(),
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "commit": commit,
             "dirty": bool(status) if status is not None else None}
 

@@ -211,3 +211,11 @@ def test_random_damage_is_harmless_or_one_line(finished: Path, tmp_path_factory:
         assert _snapshot(runs) == before
     else:
         assert summary["status"] == "completed"
+
+
+def test_a_run_records_what_its_rerun_needs(tmp_path: Path) -> None:
+    """summary.json's ``rerun``: the thread count, the torch build and the CPU's vector instructions
+    (a long PINN run on another CPU can end elsewhere), and the commit."""
+    rerun = train(compose_config(["trainer.epochs=1", "trainer.progress=none", f"paths.runs={tmp_path}"]))["rerun"]
+    assert (rerun["threads"], rerun["torch"]) == (torch.get_num_threads(), torch.__version__)
+    assert rerun["cpu"] == torch.backends.cpu.get_cpu_capability() and rerun["commit"]
