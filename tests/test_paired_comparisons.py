@@ -99,7 +99,8 @@ def test_every_committed_interval_recomputes_from_the_committed_runs(paired_csv:
     # per headline metric (lr_sensitivity holds errors and accuracies), in the order the runs list them
     again = pd.concat([paired_table(group, cells, f"final_{metric}", metric == "test_acc")
                        for metric, group in runs.groupby("metric", sort=False)], ignore_index=True)
-    pd.testing.assert_frame_equal(again.reset_index(drop=True), committed, check_dtype=False, rtol=1e-8)
+    # the runs table holds 10 significant digits: the recomputed intervals agree to 1e-6
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), committed, check_dtype=False, rtol=1e-8, atol=1e-6)
 
 
 def test_the_rate_study_pairs_each_task_on_its_own_metric() -> None:

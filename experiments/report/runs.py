@@ -146,7 +146,8 @@ def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
     row.update(_rule_statistics(metrics, schedule.get("min_lr")))
     rerun = (summary or {}).get("rerun")  # what reproducing the run needs (older runs did not record it)
     if isinstance(rerun, dict):
-        row.update(threads=rerun.get("threads"), torch=rerun.get("torch"), cpu=rerun.get("cpu"), commit=rerun.get("commit"))
+        row.update(threads=rerun.get("threads"), torch=rerun.get("torch"), cpu=rerun.get("cpu"),
+                   commit=rerun.get("commit"))
     row["run_dir"] = str(run_dir)
     return row
 
