@@ -267,10 +267,10 @@ def plot_paired(experiment: str, paired: pd.DataFrame, out_dir: Path) -> list[Pa
     fig.suptitle(f"{experiment}: paired by seed, geometric-mean ratio or mean difference, 95 % t-interval "
                  "(reference wins / pairs)\n"
                  "green: the reference is better, red: worse, grey: not separated", fontsize=9)
-    width, height = fig.get_size_inches()
+    # the labels' column widens the figure beyond 3.4 inches where the labels need it
     label_inches = max(3.4, 0.06 * max(len(t.get_text()) for ax in axes[:, 0] for t in ax.get_yticklabels()))
-    fig.set_size_inches(width + label_inches - 3.4, height)
-    width = width + label_inches - 3.4
+    width, height = fig.get_size_inches() + (label_inches - 3.4, 0)
+    fig.set_size_inches(width, height)
     fig.subplots_adjust(left=label_inches / width, right=1 - 0.3 / width, bottom=0.7 / height, top=1 - 0.6 / height,
                         hspace=0.9 / height * len(panels))
     folder = Path(out_dir) / "figures"
