@@ -10,6 +10,7 @@ experiments.run_dir's.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import logging
 import math
@@ -385,7 +386,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        return Trainer(cfg, env, device, config).run()
+        summary = Trainer(cfg, env, device, config).run()
+        if env.enabled:
+            dist.barrier()  # no rank tears the group down while another still talks to it
+        return summary
     finally:
         if env.enabled and dist.is_initialized():
+            # DDP's reducer sits in reference cycles and holds the group; freed at interpreter exit,
+            # gloo's threads can abort the process, so free it while the group still exists
+            gc.collect()
             dist.destroy_process_group()
