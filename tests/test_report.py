@@ -297,6 +297,17 @@ def test_initial_rate_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert rates["Static (2 seeds)"][1] == pytest.approx([0.05] * 3)
 
 
+def test_a_study_over_two_tasks_states_each_tasks_scale():
+    """lr_sensitivity runs the PINN for 3000 epochs and the images for 8 on a subset: the scale line
+    says which is which instead of '8, 3000 epochs'."""
+    runs = pd.DataFrame([
+        {"task": "helmholtz", "metric": "rel_error", "epochs": 3000, "subset": None, "seed": 50},
+        {"task": "fashion_mnist", "metric": "test_acc", "epochs": 8, "subset": 6000, "seed": 51}])
+    assert report.tables.scale_text(runs) == ("Scale: fashion_mnist: 8 epochs, the first 6 000 training images; "
+                                              "helmholtz: 3000 epochs; seeds 50, 51")
+    assert report.tables.scale_text(runs[:1]) == "Scale: 3000 epochs, seed 50"
+
+
 def test_log_axes_shade_the_range_over_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Mean - std of losses that spread over decades is below zero; on a log axis the band is the
     seeds' range instead (it would vanish off the bottom otherwise), on a linear axis ± std."""

@@ -268,16 +268,29 @@ def _num(value: float, fmt: str) -> str:
 
 
 def scale_text(runs: pd.DataFrame) -> str:
-    """'Scale: 3000 epochs, seeds 50, 51, 52' (from the runs' configs), so a table states what it rests on."""
-    epochs = sorted({int(e) for e in pd.to_numeric(runs.get("epochs"), errors="coerce").dropna()})
-    seeds = sorted({int(s) for s in pd.to_numeric(runs.get("seed"), errors="coerce").dropna()})
+    """'Scale: 3000 epochs, seeds 50, 51, 52' (from the runs' configs), so a table states what it rests on;
+    a study over several tasks states each task's scale ('helmholtz: 3000 epochs; fashion_mnist: 8 ...')."""
+    seeds = _values(runs, "seed")
+    tasks = sorted(runs["task"].dropna().unique()) if "task" in runs else []
+    parts = ([f"{task}: {_task_scale(runs[runs['task'] == task])}" for task in tasks] if len(tasks) > 1
+             else [_task_scale(runs)])
+    glue = "; " if len(parts) > 1 else ", "
+    return f"Scale: {glue.join(parts)}{glue}seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or '?'}"
+
+
+def _task_scale(runs: pd.DataFrame) -> str:
+    epochs = _values(runs, "epochs")
     data = []  # image runs on part of the data say how much (the PINN's subset is collocation points)
     for column, what in (("subset", "training images"), ("test_subset", "test images")):
-        sizes = sorted({int(v) for v in pd.to_numeric(runs.get(column), errors="coerce").dropna()})
-        if sizes and runs.apply(higher_is_better, axis=1).any():  # image runs (the PINN's subset: points)
+        sizes = _values(runs, column)
+        if sizes and runs.apply(higher_is_better, axis=1).any():
             data.append(f"the first {', '.join(f'{n:,}'.replace(',', ' ') for n in sizes)} {what}")
-    return (f"Scale: {', '.join(map(str, epochs)) or '?'} epochs, " + "".join(f"{d}, " for d in data)
-            + f"seed{'s' if len(seeds) != 1 else ''} {', '.join(map(str, seeds)) or '?'}")
+    return ", ".join([f"{', '.join(map(str, epochs)) or '?'} epochs", *data])
+
+
+def _values(runs: pd.DataFrame, column: str) -> list[int]:
+    """The distinct integers of a column (none if the runs lack it)."""
+    return sorted({int(v) for v in pd.to_numeric(runs.get(column, pd.Series(dtype=float)), errors="coerce").dropna()})
 
 
 # the per-run table: what identifies a run (in this order, which is also its sort order), then its numbers
