@@ -100,6 +100,50 @@ def test_two_ranks_train_like_one_process_with_the_merged_batch(ddp_run: SimpleN
         assert a["lr"] == pytest.approx(b["lr"], rel=1e-5)
 
 
+# Run by torchrun on each rank: train, recording what is still alive when the group is destroyed.
+# Automatic collection is off, so only the trainer's own cleanup can free objects held in cycles.
+_TEARDOWN_PROBE = """
+import gc, json, os, sys
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from hydra import compose, initialize_config_dir
+from experiments.trainer import train
+
+gc.disable()
+seen = []
+destroy = dist.destroy_process_group
+
+def recording_destroy(*args, **kwargs):
+    seen.append(sum(isinstance(o, DistributedDataParallel) for o in gc.get_objects()))
+    return destroy(*args, **kwargs)
+
+dist.destroy_process_group = recording_destroy
+config_dir, runs, out, *overrides = sys.argv[1:]
+with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+    cfg = compose(config_name="config", overrides=[*overrides, f"paths.runs={runs}"])
+train(cfg)
+with open(f"{out}.{os.environ['RANK']}", "w") as f:
+    json.dump(seen, f)
+"""
+
+
+@pytest.mark.slow
+def test_each_rank_frees_its_ddp_wrapper_before_destroying_the_group(tmp_path: Path) -> None:
+    """DDP's reducer holds the process group and sits in reference cycles: left to the interpreter's
+    exit, gloo's threads can abort the process after a finished run (CI saw exit -6 on one rank)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(_TEARDOWN_PROBE)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
+                                                            "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    out = tmp_path / "alive"
+    proc = run_group([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(probe),
+                      str(CONFIG_DIR), str(tmp_path / "runs"), str(out), *TINY, "task.batch_size=50"],
+                     CLI_TIMEOUT, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert [json.loads(Path(f"{out}.{rank}").read_text()) for rank in (0, 1)] == [[0], [0]]
+
+
 def test_helmholtz_shards_are_disjoint_halves() -> None:
     cfg = option("task", "helmholtz", n_points=200, batch_size=50)
     shards = [torch.cat(list(Helmholtz(cfg, TaskContext(torch.device("cpu"), 7, r, 2)).train_batches(3)))
