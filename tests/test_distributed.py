@@ -45,12 +45,17 @@ def _reference_run(runs: Path) -> Path:
     return _run_dir(runs)
 
 
+def _torchrun_env(**extra: str) -> dict[str, str]:
+    """This environment without a torchrun job's variables (torchrun sets its own), one thread a rank."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    return {**env, "OMP_NUM_THREADS": "1", **extra}
+
+
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     runs = tmp_path_factory.mktemp("ddp")
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
-                                                            "MASTER_PORT")}
-    env["OMP_NUM_THREADS"] = "1"
+    env = _torchrun_env()
     proc = run_group(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "experiments.run", *TINY, "task.batch_size=50", f"paths.runs={runs}"],
@@ -133,9 +138,7 @@ def test_each_rank_frees_its_ddp_wrapper_before_destroying_the_group(tmp_path: P
     exit, gloo's threads can abort the process after a finished run (CI saw exit -6 on one rank)."""
     probe = tmp_path / "probe.py"
     probe.write_text(_TEARDOWN_PROBE)
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
-                                                            "MASTER_PORT")}
-    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    env = _torchrun_env(PYTHONPATH=str(ROOT))
     out = tmp_path / "alive"
     proc = run_group([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(probe),
                       str(CONFIG_DIR), str(tmp_path / "runs"), str(out), *TINY, "task.batch_size=50"],

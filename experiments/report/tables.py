@@ -281,9 +281,10 @@ def scale_text(runs: pd.DataFrame) -> str:
 def _task_scale(runs: pd.DataFrame) -> str:
     epochs = _values(runs, "epochs")
     data = []  # image runs on part of the data say how much (the PINN's subset is collocation points)
+    images = not runs.empty and bool(runs.apply(higher_is_better, axis=1).any())
     for column, what in (("subset", "training images"), ("test_subset", "test images")):
-        sizes = _values(runs, column)
-        if sizes and runs.apply(higher_is_better, axis=1).any():
+        sizes = _values(runs, column) if images else []
+        if sizes:
             data.append(f"the first {', '.join(f'{n:,}'.replace(',', ' ') for n in sizes)} {what}")
     return ", ".join([f"{', '.join(map(str, epochs)) or '?'} epochs", *data])
 
