@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.report.paired import PAIRED_COLUMNS, labelled, method_of, paired_table
+from experiments.report.paired import PAIRED_COLUMNS, labelled, method_of, paired_table, paired_tables
 
 REPO = Path(__file__).resolve().parents[1]
 T_975_DF2, T_975_DF3 = 4.302652729911275, 3.182446305284263  # Student's t table, two-sided 95 %
@@ -97,7 +97,8 @@ def test_every_committed_interval_recomputes_from_the_committed_runs(paired_csv:
     runs = pd.read_csv(paired_csv.with_name(paired_csv.name.replace("_paired.csv", "_runs.csv")))
     cells = [c for c in committed.columns if c not in PAIRED_COLUMNS]
     # per headline metric (lr_sensitivity holds errors and accuracies), in the order the runs list them
-    again = pd.concat([paired_table(group, cells, f"final_{metric}", metric == "test_acc")
+    references = tuple(committed["reference"].unique())  # in the order the preset lists them
+    again = pd.concat([paired_tables(group, cells, f"final_{metric}", metric == "test_acc", references)
                        for metric, group in runs.groupby("metric", sort=False)], ignore_index=True)
     # the runs table holds 10 significant digits: the recomputed intervals agree to 1e-6
     pd.testing.assert_frame_equal(again.reset_index(drop=True), committed, check_dtype=False, rtol=1e-8, atol=1e-6)
@@ -120,3 +121,19 @@ def test_the_rate_study_pairs_each_task_on_its_own_metric() -> None:
     by_task = table.set_index("task")
     assert by_task.loc["helmholtz", "estimate"] == pytest.approx(2 ** (1 / 3), rel=1e-12)  # as worked out above
     assert by_task.loc["fashion_mnist", "estimate"] == pytest.approx(1.5, rel=1e-12)
+
+
+def test_several_references_compare_each_pair_once() -> None:
+    """report.references [dlrs_epoch_mean, dlrs]: epoch_mean against dlrs and cosine, then dlrs
+    against cosine only (its pair with epoch_mean is already there, the other way round)."""
+    runs = _runs("final_rel_error", {"dlrs": [0.01, 0.02, 0.04], "cosine": [0.02, 0.02, 0.01],
+                                     "dlrs_epoch_mean": [0.005, 0.01, 0.02]})
+    table = paired_tables(runs, ["frequency"], "final_rel_error", False, ("dlrs_epoch_mean", "dlrs"))
+    assert list(zip(table["reference"], table["method"])) == [
+        ("dlrs_epoch_mean", "dlrs"), ("dlrs_epoch_mean", "cosine"), ("dlrs", "cosine")]
+    # epoch_mean / dlrs is 1/2 on every seed: the interval has no width and excludes 1
+    first = table.iloc[0]
+    assert (first["estimate"], first["ci_low"], first["ci_high"]) == pytest.approx((0.5, 0.5, 0.5), rel=1e-12)
+    assert (first["reference_wins"], first["verdict"]) == (3, "better")
+    assert table.iloc[1]["estimate"] == pytest.approx(2 ** (1 / 3) / 2, rel=1e-12)  # (1/4 * 1/2 * 2)^(1/3)
+    assert table.iloc[2]["estimate"] == pytest.approx(2 ** (1 / 3), rel=1e-12)      # as worked out above

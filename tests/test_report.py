@@ -507,3 +507,21 @@ def test_ablation_table_shows_what_the_rule_saw(tmp_path: Path):
     md = (tmp_path / "out" / "tables" / "dlrs_ablation.md").read_text()
     assert "| Stagnant epochs (%) | Mean abs. slope, first third | First epoch at min lr (seeds) | Epochs at min lr (%) |" in md
     assert "| 3 (1/1) " in md and md.count("| —  ") >= 1
+
+
+def test_a_preset_names_the_references_of_its_paired_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """dlrs_robust's report.references: each robust slope against the others and cosine, once per pair,
+    within each (frequency, shuffle) cell; a preset without the key compares against DLRS alone."""
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda self, *a, **k: None)  # the numbers count
+    finals = {"dlrs": 0.4, "dlrs_lsq": 0.2, "dlrs_epoch_mean": 0.1, "cosine": 0.3}
+    for schedule, final in finals.items():
+        for seed in (50, 51):
+            write_fake_run(tmp_path / "runs", "dlrs_robust", task="helmholtz", model="pinn_mlp", schedule=schedule,
+                           seed=seed, batch_size=1000, frequency=1000.0, metric_values=(0.9, 0.5, final * seed / 50))
+    report.make_report("dlrs_robust", tmp_path / "runs", tmp_path / "out")
+    paired = pd.read_csv(tmp_path / "out" / "tables" / "dlrs_robust_paired.csv")
+    assert list(zip(paired["reference"], paired["method"])) == [
+        ("dlrs_epoch_mean", "dlrs"), ("dlrs_epoch_mean", "dlrs_lsq"), ("dlrs_epoch_mean", "cosine"),
+        ("dlrs_lsq", "dlrs"), ("dlrs_lsq", "cosine"), ("dlrs", "cosine")]
+    assert paired["estimate"].tolist() == pytest.approx([0.25, 0.5, 1 / 3, 0.5, 2 / 3, 4 / 3])
+    assert report.declared_references("baselines_pinn") == ("dlrs",)

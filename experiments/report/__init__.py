@@ -25,31 +25,44 @@ from typing import Optional
 
 import pandas as pd
 from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 from ..schema import CONFIG_DIR
 
 from .figures import plot_comparison, plot_experiment, plot_paired
 from .names import ARCH_NAMES, EXPERIMENTS, PAPER_TABLE1, SCHEDULES
-from .paired import comparisons, labelled, paired_table
+from .paired import REFERENCE, comparisons, labelled, paired_table
 from .runs import FINISHED, REPORT_DIR, higher_is_better, load_curves, load_runs, read_metrics
 from .tables import aggregate, build_table, mean_std_text, status_text, to_markdown, write_table
 
 __all__ = ["make_report", "with_earlier_runs", "comparisons", "paired_table", "labelled", "experiment_kind", "is_curated", "report_dir", "split_runs", "load_runs", "load_curves",
            "read_metrics", "aggregate", "build_table", "write_table", "plot_experiment", "plot_comparison",
-           "mean_std_text", "status_text", "to_markdown", "declared_layout", "EXPERIMENTS", "PAPER_TABLE1",
+           "mean_std_text", "status_text", "to_markdown", "declared_layout", "declared_references", "EXPERIMENTS", "PAPER_TABLE1",
            "ARCH_NAMES", "SCHEDULES", "FINISHED", "REPORT_DIR"]
 
 PINN_KINDS = ("pinn", "ablation")
 
 
 @functools.lru_cache(maxsize=None)
-def declared_layout(experiment: str) -> Optional[str]:
-    """``report.layout`` of the preset named ``experiment`` (composed as Hydra composes a run of
-    it, so a preset inherits its parent's), or None where no preset has that name."""
+def declared_report(experiment: str) -> Optional[DictConfig]:
+    """``report:`` of the preset named ``experiment`` (composed as Hydra composes a run of it, so a
+    preset inherits its parent's), or None where no preset has that name."""
     if not (CONFIG_DIR / "experiment" / f"{experiment}.yaml").is_file():
         return None
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=[f"+experiment={experiment}"]).report.layout
+        return compose(config_name="config", overrides=[f"+experiment={experiment}"]).report
+
+
+def declared_layout(experiment: str) -> Optional[str]:
+    """``report.layout`` of the preset named ``experiment``, or None where no preset has that name."""
+    report = declared_report(experiment)
+    return None if report is None else report.layout
+
+
+def declared_references(experiment: str) -> tuple[str, ...]:
+    """The methods the paired tables compare the others against: the preset's ``report.references``."""
+    report = declared_report(experiment)
+    return (REFERENCE,) if report is None else tuple(report.references)
 
 
 def is_curated(experiment: str) -> bool:
@@ -142,7 +155,7 @@ def make_report(experiment: str, runs_dir: Path, out_dir: Path, earlier: Optiona
     written: list[Path] = []
     for name, group in parts:
         kind = experiment_kind(experiment, group)
-        paired = comparisons(kind, group)  # once, for the paired table and its figure
+        paired = comparisons(kind, group, declared_references(experiment))  # once: table and figure
         written += write_table(name, kind, group, target, paired)
         if len(paired):
             written += plot_paired(name, paired, target)

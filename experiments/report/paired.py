@@ -1,4 +1,5 @@
-"""Paired comparisons: each method against a reference (DLRS), run by run on the same seed.
+"""Paired comparisons: each method against a reference (DLRS, or those a preset's
+``report.references`` lists), run by run on the same seed.
 
 Runs with the same seed share their initial weights, collocation points or data order, so the
 per-seed difference removes most of the seed-to-seed spread that mean ± std columns carry.
@@ -133,12 +134,26 @@ def labelled(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.assign(schedule=with_methods(runs)["method"]) if len(runs) else runs
 
 
-def comparisons(kind: str, runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
-    """The paired table of one report layout (empty where the layout has none or the reference is
-    absent): per headline metric of the runs (an error as ratios, an accuracy as differences)."""
+def paired_tables(runs: pd.DataFrame, cells: Sequence[str], metric: str, higher_is_better: bool,
+                  references: Sequence[str] = (REFERENCE,)) -> pd.DataFrame:
+    """``paired_table`` for each reference in turn, each pair once: a later reference is not compared
+    again with an earlier one (``[dlrs_epoch_mean, dlrs]``: epoch_mean vs dlrs, vs cosine, ...; then
+    dlrs vs cosine, ...)."""
+    tables = []
+    for i, reference in enumerate(references):
+        table = paired_table(runs, cells, metric, higher_is_better, reference)
+        tables.append(table[~table["method"].isin(references[:i])])
+    tables = [table for table in tables if len(table)]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=[*cells, *PAIRED_COLUMNS])
+
+
+def comparisons(kind: str, runs: pd.DataFrame, references: Sequence[str] = (REFERENCE,)) -> pd.DataFrame:
+    """The paired table of one report layout (empty where the layout has none or no reference ran):
+    per headline metric of the runs (an error as ratios, an accuracy as differences), against each
+    of ``references`` (a preset's ``report.references``)."""
     if kind not in CELLS or runs.empty or "metric" not in runs:
         return pd.DataFrame()
-    tables = [paired_table(group, CELLS[kind], f"final_{metric}", higher_is_better(group.iloc[0]), reference)
+    tables = [paired_tables(group, CELLS[kind], f"final_{metric}", higher_is_better(group.iloc[0]), references)
               for metric, group in runs.groupby("metric", sort=False) if f"final_{metric}" in group]
     tables = [table for table in tables if len(table)]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()

@@ -50,6 +50,7 @@ class Report(Group):
     """``report:``: how experiments/report draws a preset's experiment (set by presets only)."""
 
     layout: Optional[Literal["pinn", "ablation", "batch", "rate", "arch", "lr"]]
+    references: Annotated[list[name()], Field(min_length=1)]  # methods (schedule or optimizer names)
 
 
 FIXED = {"trainer": Trainer, "paths": Paths, "report": Report}
