@@ -177,6 +177,7 @@ CASES = [
                                                          "name"),
     (["schedule=[dlrs,static]"], "schedule=[dlrs,static]: a config group takes one option; to run several, write -m"),
     (["trainer.tensorboard=1"], "trainer.tensorboard must be true or false, got 1"),
+    (["report.references=[]"], "report.references must be a list of one or more schedule or optimizer names"),
     # rules between keys
     (["schedule=cosine", "optimizer.lr=1e-6"],
      "schedule.eta_min (5.55e-05) is above the initial rate optimizer.lr (1e-06)"),

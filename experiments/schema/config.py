@@ -50,7 +50,8 @@ class Report(Group):
     """``report:``: how experiments/report draws a preset's experiment (set by presets only)."""
 
     layout: Optional[Literal["pinn", "ablation", "batch", "rate", "arch", "lr"]]
-    references: Annotated[list[name()], Field(min_length=1)]  # methods (schedule or optimizer names)
+    references: Annotated[list[name()], Field(min_length=1, description="a list of one or more schedule or "
+                                                "optimizer names, e.g. [dlrs] or [dlrs_epoch_mean, dlrs]")]
 
 
 FIXED = {"trainer": Trainer, "paths": Paths, "report": Report}
