@@ -153,7 +153,7 @@ def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.Dat
                                                           zip(at_floor, agg["stagnant_pct_mean"].notna())],
                         "Epochs at min lr (%)": _pm(agg, "at_min_lr_pct", ".0f")})
         caption += ("; for the loss-driven rules, the share of epochs they called stagnant, their mean |slope| "
-                    "(L_B - L_1) / mean L over the first third of the epochs, the first epoch at the lower bound "
+                    "over the first third of the epochs (each rule's own slope: (L_B - L_1) / mean L for the paper's), the first epoch at the lower bound "
                     "min_lr (within 5 %; mean over the seeds that reached it) and the share of epochs spent there")
     return agg, pd.DataFrame(columns), caption
 
