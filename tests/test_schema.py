@@ -177,6 +177,9 @@ CASES = [
                                                          "name"),
     (["schedule=[dlrs,static]"], "schedule=[dlrs,static]: a config group takes one option; to run several, write -m"),
     (["trainer.tensorboard=1"], "trainer.tensorboard must be true or false, got 1"),
+    # 1.0 == True: a key that must be true takes only true
+    (["schedule._partial_=1.0"], "schedule._partial_ must be true (the optimizer is passed in later), got 1.0"),
+    (["optimizer._partial_=1"], "optimizer._partial_ must be true (the parameters are passed in later), got 1"),
     (["report.references=[]"], "report.references must be a list of one or more schedule or optimizer names"),
     # rules between keys
     (["schedule=cosine", "optimizer.lr=1e-6"],

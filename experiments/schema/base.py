@@ -76,6 +76,16 @@ Fraction = Annotated[float, Field(gt=0, le=1)]           # (0, 1]
 OpenFraction = Annotated[float, Field(gt=0, lt=1)]       # (0, 1)
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+def _true(v: bool) -> bool:
+    if v is not True:
+        raise ValueError("true")
+    return v
+
+
+# Literal[True] would let 1 and 1.0 through (they equal True); a strict bool that must be true does not
+TRUE = Annotated[bool, AfterValidator(_true)]
 Betas = Annotated[list[Annotated[float, Field(ge=0, lt=1)]],
                   Field(min_length=2, max_length=2, description="two numbers in [0, 1)")]
 

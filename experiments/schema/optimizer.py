@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Optional
 
 from pydantic import Field
 
-from .base import Betas, Group, NonNegative, NonNegativeInt, Positive, Registry, name, rule
+from .base import TRUE, Betas, Group, NonNegative, NonNegativeInt, Positive, Registry, name, rule
 
 if TYPE_CHECKING:
     from .config import Config
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class OptimizerBase(Group):
     name: name()
     target: str = Field(alias="_target_")
-    partial: Literal[True] = Field(alias="_partial_", description="true (the parameters are passed in later)")
+    partial: TRUE = Field(alias="_partial_", description="true (the parameters are passed in later)")
     lr: Positive
     weight_decay: NonNegative
     # the schedules this optimizer makes sense with (None: any); why, in the message

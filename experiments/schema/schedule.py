@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Optional
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from .base import (PATH, Fraction, Group, NonNegative, NonNegativeInt, OpenFraction, Positive, PositiveInt, Registry,
+from .base import (PATH, TRUE, Fraction, Group, NonNegative, NonNegativeInt, OpenFraction, Positive, PositiveInt, Registry,
                    name, rule)
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class ScheduleBase(Group):
     name: name()
     target: str = Field(alias="_target_")
-    partial: Literal[True] = Field(alias="_partial_", description="true (the optimizer is passed in later)")
+    partial: TRUE = Field(alias="_partial_", description="true (the optimizer is passed in later)")
     warmup_epochs: NonNegativeInt                       # < trainer.epochs (check_with)
     warmup_start_factor: Fraction
     # a key that is a rate the schedule goes down to, so at most optimizer.lr; and why, in the message
