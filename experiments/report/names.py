@@ -12,7 +12,8 @@ SCHEDULES = {
     "static": ("Static", "tab:blue"), "adacomp": ("Adacomp", "tab:green"), "dlrs": ("DLRS", "tab:red"),
     "dlrs_symmetric": ("DLRS, δo = δi = 0.1", "tab:pink"), "dlrs_authors_pinn": ("DLRS, authors' PINN rule", "tab:brown"),
     "dlrs_authors_cifar": ("DLRS, authors' CIFAR rule", "tab:olive"),
-    "dlrs_lsq": ("DLRS, least-squares slope", "darkred"), "dlrs_epoch_mean": ("DLRS, epoch-mean slope", "salmon"), "cosine": ("Cosine", "tab:purple"),
+    "dlrs_lsq": ("DLRS, least-squares slope", "darkred"), "dlrs_epoch_mean": ("DLRS, epoch-mean slope", "salmon"),
+    "dlrs_epoch_mean_symmetric": ("DLRS, epoch-mean slope, δo = δi = 0.1", "sienna"), "cosine": ("Cosine", "tab:purple"),
     "exponential": ("Exponential", "tab:orange"), "step": ("Step", "tab:cyan"), "plateau": ("Plateau", "tab:gray"),
     "replay": ("Replay", "black"),
     # optimizers that need no schedule (experiments.report.paired.method_of names their runs so)
