@@ -6,6 +6,7 @@ its metrics.csv; an image model or a class without its own schema is imported fo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -30,12 +31,18 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
             data[str(key)] = (OmegaConf.to_container(value, resolve=True, throw_on_missing=True)
                               if OmegaConf.is_config(value) else value)
     except OmegaConfBaseException as e:
-        raise UserError(_omegaconf_message(e)) from None
+        raise UserError(_omegaconf_message(e, cfg)) from None
     return data
 
 
-def _omegaconf_message(e: OmegaConfBaseException) -> str:
+def _omegaconf_message(e: OmegaConfBaseException, cfg: DictConfig) -> str:
     key = getattr(e, "full_key", None) or ""
+    if isinstance(e, InterpolationKeyError):
+        # e names the key being resolved (run_dir), which may only point at the broken ${...} (paths.results)
+        missing = re.search(r"'([^']+)'", str(e))
+        raw = OmegaConf.to_container(cfg, resolve=False)
+        holders = [k for k, text in interpolations(raw).items() if missing and "${" + missing[1] in text]
+        key = holders[0] if holders else key
     message = " ".join(str(e).strip().splitlines()[0].split()) if str(e).strip() else type(e).__name__
     if isinstance(e, MissingMandatoryValue):
         return f"{key} has no value (???); set it on the command line ({key}=...)"

@@ -157,6 +157,9 @@ CASES = [
     (["run_name=${task.nope}"], "run_name: Interpolation key 'task.nope' not found; fix the ${...} reference"),
     (["experiment_name=${oc.env:DLRS_NO_SUCH_VARIABLE}"], "experiment_name: "),
     (["model.name=${task.nope}"], "model.name: Interpolation key 'task.nope' not found"),  # found by the explore profile
+    # run_dir is ${paths.results}/...: the line names the key that holds the broken reference
+    (["paths.results=${task.nope}"], "paths.results: Interpolation key 'task.nope' not found; fix the ${...} "
+                                     "reference in paths.results"),
     (["run_name=a/b"], "run_name must be a non-empty name without '/'"),
     (["run_name=" + "x" * 300], "run_name must be a non-empty name without '/' of at most 255 bytes"),
     (["paths.data=7"], "paths.data must be a path (a non-empty string of at most 4096 bytes), got 7; to give a "

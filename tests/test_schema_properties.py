@@ -122,8 +122,9 @@ def test_any_value_for_any_key_is_accepted_or_refused_in_one_line(data: st.DataO
         assert key in message, f"{args}: {message}"
         return
     new = _parsed(f"{key}={value}")
-    # a name or path given as a number (run_name=NaN) is taken as its text: what counts is what the run gets
-    if isinstance(values[key], str) and isinstance(OmegaConf.select(cfg, key), str):
+    # a name or path given as a number (run_name=NaN) is taken as its text, a ${...} as what it
+    # resolves to: what counts is what the run gets
+    if isinstance(values[key], str) and isinstance(OmegaConf.select(cfg, key), str) or "${" in value:
         new = OmegaConf.select(cfg, key)
     assert _same_kind(values[key], new), f"{args} accepted: {new!r} for a {type(values[key]).__name__}"
     _torch_accepts(cfg, key)
