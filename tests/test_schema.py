@@ -191,6 +191,9 @@ CASES = [
     (["schedule=exponential", "schedule.final_lr=null"], "give exactly one of schedule.gamma and schedule.final_lr"),
     (["schedule=dlrs_authors_cifar", "schedule.max_lr=1e-5"], "schedule.min_lr (0.0001) must be < schedule.max_lr"),
     (["task.speed_of_sound=200", "task.frequency=300"], "task.frequency=300 is a multiple of c/2 = 100 Hz"),
+    # k is finite but k**2, in the residual, is not (found by the explore profile)
+    (["task.frequency=7.255324287463266e+155"], "task.frequency=7.25532e+155 with task.speed_of_sound=340 gives a "
+                                                "wavenumber k = 2*pi*f/c whose square is infinite"),
     (["task=mnist", "model=pinn_mlp"], "model=pinn_mlp does not fit task=mnist: model=pinn_mlp takes points x in "
                                        "[0, 1], task=mnist gives 28x28 images"),
     # Hydra's own arguments and sweep syntax

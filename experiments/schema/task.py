@@ -44,9 +44,9 @@ class Helmholtz(TaskBase):
     def _exact_solution_exists(self) -> "Helmholtz":
         f, c = self.frequency, self.speed_of_sound
         k = 2 * math.pi * f / c
-        if not math.isfinite(k):
-            raise rule(f"task.frequency={f:g} with task.speed_of_sound={c:g} gives an infinite wavenumber "
-                       "k = 2*pi*f/c; lower the frequency or raise the speed of sound")
+        if not math.isfinite(k * k):  # the residual has k**2
+            raise rule(f"task.frequency={f:g} with task.speed_of_sound={c:g} gives a wavenumber k = 2*pi*f/c whose "
+                       "square is infinite; lower the frequency or raise the speed of sound")
         if abs(math.sin(k)) < 1e-6:
             raise rule(f"task.frequency={f:g} is a multiple of c/2 = {c / 2:g} Hz (task.speed_of_sound={c:g}), where "
                        "the exact solution is undefined (sin k = 0); pick another frequency")
