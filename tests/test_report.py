@@ -131,6 +131,12 @@ def legend(ax: Any) -> list[str]:
     return [t.get_text() for t in found.get_texts()] if found is not None else []
 
 
+def figure_legend(fig: Any) -> list[str]:
+    """The labels of the figure's one legend (the panels share their schedules)."""
+    assert len(fig.legends) == 1, f"{len(fig.legends)} figure legends"
+    return [t.get_text() for t in fig.legends[0].get_texts()]
+
+
 def row(fig: Any, columns: int, ylabel: str) -> list[Any]:
     """The row of a figure's panel grid (``columns`` wide) whose first panel has this y label."""
     axes = fig.axes[: len(fig.axes) // columns * columns]
@@ -249,7 +255,9 @@ def test_fig5_figure_content(fig5_report):
                       "DLRS (3 seeds, 1 diverged, dotted)": ([1, 2, 3], [1.0, 0.5, 0.25])}
     ((style, diverged),) = unlabelled(top[0])
     assert style == ":" and same(diverged, [1.0, 50.0, math.nan])
-    assert legend(top[0]) == list(loss64)
+    # one legend for the figure, every label once, none over the curves
+    assert figure_legend(fig) == list(dict.fromkeys(label for ax in top for label in series(ax)))
+    assert set(loss64) <= set(figure_legend(fig)) and not any(legend(ax) for ax in top)
     acc64 = series(bottom[0])
     assert acc64 == {"Static (3 seeds)": ([1, 2, 3], [80.0, 93.0, 92.0]),  # mean of (80, acc + 1, acc)
                      "DLRS (3 seeds, 1 diverged, dotted)": ([1, 2, 3], [80.0, 85.0, 95.5])}  # seeds 50, 51
@@ -270,7 +278,8 @@ def test_fig5_learning_rate_figure_content(fig5_report):
     lr64 = series(fig.axes[0])
     assert lr64["Static (3 seeds)"] == ([1, 2, 3], [0.01, 0.01, 0.01])
     assert lr64["DLRS (3 seeds, 1 diverged, dotted)"] == ([1, 2, 3], [0.01, 0.02, 0.03])
-    assert all(legend(ax) for ax in fig.axes), "every panel names its schedules"
+    assert figure_legend(fig) == list(dict.fromkeys(label for ax in fig.axes for label in series(ax))), \
+        "the legend names every panel's schedules"
 
 
 def test_initial_rate_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

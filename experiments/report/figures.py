@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any, Optional
 
@@ -98,19 +99,48 @@ def _field_panel(ax: plt.Axes, runs: pd.DataFrame) -> None:
         ax.plot(field["x"], field["predicted"], "--", color=color, lw=1.2, label=f"{name} s{_g(run['seed'])}: {state}")
     ax.set_xlabel("x")
     ax.grid(alpha=0.3)
-    if exact_drawn:
-        ax.legend(fontsize=7)
+    if exact_drawn:  # below the panel: inside, it would hide the field it labels
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     else:
         ax.text(0.5, 0.5, "no field.csv yet", ha="center", va="center", transform=ax.transAxes)
 
 
-def _save(fig: plt.Figure, out_dir: Path, stem: str, title_inches: float = 0.6) -> list[Path]:
+def _suptitle(fig: plt.Figure, text: str) -> int:
+    """The figure's title, wrapped to its width (a two-column figure is narrower than the scale
+    text); returns the number of lines."""
+    wrapped = textwrap.fill(text, width=max(40, int(fig.get_size_inches()[0] * 13)))  # ~13 chars/in at 10 pt
+    fig.suptitle(wrapped, fontsize=10)
+    return wrapped.count("\n") + 1
+
+
+def _shared_legend(fig: plt.Figure, axes: list[plt.Axes], title_inches: float) -> float:
+    """One legend for panels that share their schedules, under the title, instead of one per panel
+    over the curves; each label once (a panel with another seed count adds its own). Returns the
+    title's height in inches with the legend's rows added."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if not entries:
+        return title_inches
+    columns = max(1, min(len(entries), 3, int(fig.get_size_inches()[0] // 2.6)))  # ~2.6 in per label
+    legend_inches = 0.18 * -(-len(entries) // columns) + 0.1
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width, height + legend_inches)  # the panels keep their height
+    fig.legend(list(entries.values()), list(entries), loc="upper center", ncol=columns, fontsize=7,
+               frameon=False, bbox_to_anchor=(0.5, 1 - (title_inches - 0.3) / (height + legend_inches)))
+    return title_inches + legend_inches
+
+
+def _save(fig: plt.Figure, out_dir: Path, stem: str, title_inches: float = 0.6,
+          bottom_inches: float = 0.5) -> list[Path]:
     folder = Path(out_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
     # fixed margins in inches: tight_layout would draw the whole figure once more
     width, height = fig.get_size_inches()
-    fig.subplots_adjust(left=1.0 / width, right=1 - 0.15 / width, bottom=0.5 / height, top=1 - title_inches / height,
+    fig.subplots_adjust(left=1.0 / width, right=1 - 0.15 / width, bottom=bottom_inches / height,
+                        top=1 - title_inches / height,
                         wspace=0.3, hspace=0.35)
     fig.savefig(paths[0], dpi=150)
     fig.savefig(paths[1])
@@ -140,14 +170,10 @@ def plot_experiment(experiment: str, kind: str, runs: pd.DataFrame, curves: pd.D
         top, middle, low, lr_ax = axes[0][i], axes[1][i], axes[2][i], lr_axes[0][i]
         _schedule_curves(top, sub_curves, "train_loss", log=True)
         top.set_title(_column_title(column, value))
-        if top.lines:
-            top.legend(fontsize=7)
         for ax in (middle, lr_ax):
             _schedule_curves(ax, sub_curves, "lr", log=True)
             ax.set_xlabel("epoch")
         lr_ax.set_title(_column_title(column, value))
-        if lr_ax.lines:
-            lr_ax.legend(fontsize=7)
         if pinn:
             _field_panel(low, runs[runs[column] == value])
         else:
@@ -157,9 +183,18 @@ def plot_experiment(experiment: str, kind: str, runs: pd.DataFrame, curves: pd.D
     axes[1][0].set_ylabel("learning rate")
     axes[2][0].set_ylabel("p(x)" if pinn else "test accuracy (%)")
     lr_axes[0][0].set_ylabel("learning rate")
-    fig.suptitle(f"{experiment}. {scale_text(runs)}", fontsize=10)
+    title_lines = _suptitle(fig, f"{experiment}. {scale_text(runs)}")
     lr_fig.suptitle(f"{experiment}: learning rate used in each epoch", fontsize=10)
-    return _save(fig, out_dir, experiment) + _save(lr_fig, out_dir, f"{experiment}_lr")
+    bottom_inches = 0.5
+    if pinn:  # room for the field panels' legends, drawn below them
+        entries = max(len(ax.get_legend_handles_labels()[1]) for ax in axes[2])
+        width, height = fig.get_size_inches()
+        bottom_inches += 0.15 * entries + 0.1
+        fig.set_size_inches(width, height + 0.15 * entries + 0.1)
+    # last: it places itself by the figure's height
+    title_inches = _shared_legend(fig, list(axes[0]), 0.6 + 0.18 * (title_lines - 1))
+    return (_save(fig, out_dir, experiment, title_inches, bottom_inches)
+            + _save(lr_fig, out_dir, f"{experiment}_lr", _shared_legend(lr_fig, list(lr_axes[0]), 0.6)))
 
 
 def _with_panel(df: pd.DataFrame) -> pd.DataFrame:
