@@ -123,9 +123,9 @@ def _shared_legend(fig: plt.Figure, axes: list[plt.Axes], title_inches: float) -
             entries.setdefault(label, handle)
     if not entries:
         return title_inches
-    columns = max(1, min(len(entries), 3, int(fig.get_size_inches()[0] // 2.6)))  # ~2.6 in per label
-    legend_inches = 0.18 * -(-len(entries) // columns) + 0.1
     width, height = fig.get_size_inches()
+    columns = max(1, min(len(entries), 3, int(width // 2.6)))  # ~2.6 in per label
+    legend_inches = 0.18 * -(-len(entries) // columns) + 0.1
     fig.set_size_inches(width, height + legend_inches)  # the panels keep their height
     fig.legend(list(entries.values()), list(entries), loc="upper center", ncol=columns, fontsize=7,
                frameon=False, bbox_to_anchor=(0.5, 1 - (title_inches - 0.3) / (height + legend_inches)))
