@@ -105,12 +105,12 @@ def _field_panel(ax: plt.Axes, runs: pd.DataFrame) -> None:
         ax.text(0.5, 0.5, "no field.csv yet", ha="center", va="center", transform=ax.transAxes)
 
 
-def _suptitle(fig: plt.Figure, text: str) -> int:
+def _suptitle(fig: plt.Figure, text: str) -> float:
     """The figure's title, wrapped to its width (a two-column figure is narrower than the scale
-    text); returns the number of lines."""
+    text); returns the inches above the panels it needs, their titles included."""
     wrapped = textwrap.fill(text, width=max(40, int(fig.get_size_inches()[0] * 13)))  # ~13 chars/in at 10 pt
     fig.suptitle(wrapped, fontsize=10)
-    return wrapped.count("\n") + 1
+    return 0.6 + 0.18 * wrapped.count("\n")
 
 
 def _shared_legend(fig: plt.Figure, axes: list[plt.Axes], title_inches: float) -> float:
@@ -183,18 +183,19 @@ def plot_experiment(experiment: str, kind: str, runs: pd.DataFrame, curves: pd.D
     axes[1][0].set_ylabel("learning rate")
     axes[2][0].set_ylabel("p(x)" if pinn else "test accuracy (%)")
     lr_axes[0][0].set_ylabel("learning rate")
-    title_lines = _suptitle(fig, f"{experiment}. {scale_text(runs)}")
-    lr_fig.suptitle(f"{experiment}: learning rate used in each epoch", fontsize=10)
+    title_inches = _suptitle(fig, f"{experiment}. {scale_text(runs)}")
+    lr_title_inches = _suptitle(lr_fig, f"{experiment}: learning rate used in each epoch")
     bottom_inches = 0.5
     if pinn:  # room for the field panels' legends, drawn below them
-        entries = max(len(ax.get_legend_handles_labels()[1]) for ax in axes[2])
+        field_legend_inches = 0.15 * max(len(ax.get_legend_handles_labels()[1]) for ax in axes[2]) + 0.1
         width, height = fig.get_size_inches()
-        bottom_inches += 0.15 * entries + 0.1
-        fig.set_size_inches(width, height + 0.15 * entries + 0.1)
+        fig.set_size_inches(width, height + field_legend_inches)
+        bottom_inches += field_legend_inches
     # last: it places itself by the figure's height
-    title_inches = _shared_legend(fig, list(axes[0]), 0.6 + 0.18 * (title_lines - 1))
+    title_inches = _shared_legend(fig, list(axes[0]), title_inches)
+    lr_title_inches = _shared_legend(lr_fig, list(lr_axes[0]), lr_title_inches)
     return (_save(fig, out_dir, experiment, title_inches, bottom_inches)
-            + _save(lr_fig, out_dir, f"{experiment}_lr", _shared_legend(lr_fig, list(lr_axes[0]), 0.6)))
+            + _save(lr_fig, out_dir, f"{experiment}_lr", lr_title_inches))
 
 
 def _with_panel(df: pd.DataFrame) -> pd.DataFrame:
