@@ -36,6 +36,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .config_check import CONFIG_DIR, check_config, group_options, resolve
 from .errors import UserError
 from .naming import name_with_settings
+from .numerics import pin
 
 # settings that had a second name before: each is now set in one place only
 RENAMED = {"task.lr": ("the learning rate", "optimizer.lr"), "task.epochs": ("the run length", "trainer.epochs"),
@@ -218,6 +219,11 @@ def main() -> None:
         fail(str(e))
     if not jobs:  # --cfg, --info and the like: answered by the check
         return
+    # before the trainer imports torch: the libraries read the pinning variables once, at first use
+    numerics = {job.config.trainer.numerics for job in jobs}
+    if len(numerics) > 1:
+        fail("trainer.numerics holds for the whole process: give one value per command, not a sweep over it")
+    pin(numerics.pop())
     try:
         _job()
     except KeyboardInterrupt:  # a second Ctrl-C: no traceback, the last checkpoint stays

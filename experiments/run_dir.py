@@ -263,13 +263,16 @@ class RunDir:
 
 def provenance() -> dict[str, Any]:
     """What a rerun needs besides the config: CPU results depend on the thread count, the torch
-    build and the vector instructions its kernels use (``cpu``: AVX2, AVX512, ...: a long PINN run
-    on another CPU can end elsewhere), and the code on the commit (``dirty``: the checkout had
-    uncommitted changes)."""
+    build, the CPU (``cpu_vendor``, ``cpu_model``) and the code paths its libraries took there
+    (``cpu``: ATen's AVX2, AVX512, ...; the pinning variables of experiments/numerics.py: a long PINN
+    run on another CPU ends elsewhere unless they are set), and the code on the commit (``dirty``: the
+    checkout had uncommitted changes)."""
     import platform
     import subprocess
 
     import torch
+
+    from .numerics import cpu_model, in_force
 
     def git(*args: str) -> Optional[str]:
         try:
@@ -283,7 +286,7 @@ def provenance() -> dict[str, Any]:
     status = git("status", "--porcelain", "--untracked-files=no") if commit else None
     return {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
             "cpu": torch.backends.cpu.get_cpu_capability(), "machine": platform.machine(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "commit": commit,
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), **cpu_model(), **in_force(), "commit": commit,
             "dirty": bool(status) if status is not None else None}
 
 

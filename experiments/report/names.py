@@ -10,7 +10,8 @@ ARCH_NAMES = {"simple_dla": "SimpleDLA", "vgg19": "VGG-19", "resnet18": "ResNet-
 # schedule name -> (label, colour); the order is the order of table rows and legends
 SCHEDULES = {
     "static": ("Static", "tab:blue"), "adacomp": ("Adacomp", "tab:green"), "dlrs": ("DLRS", "tab:red"),
-    "dlrs_symmetric": ("DLRS, δo = δi = 0.1", "tab:pink"), "dlrs_authors_pinn": ("DLRS, authors' PINN rule", "tab:brown"),
+    "dlrs_uncapped": ("DLRS, no rate cap", "tab:pink"),
+    "dlrs_symmetric": ("DLRS, δo = δi = 0.1", "hotpink"), "dlrs_authors_pinn": ("DLRS, authors' PINN rule", "tab:brown"),
     "dlrs_authors_cifar": ("DLRS, authors' CIFAR rule", "tab:olive"),
     "dlrs_lsq": ("DLRS, least-squares slope", "darkred"), "dlrs_epoch_mean": ("DLRS, epoch-mean slope", "salmon"),
     "dlrs_epoch_mean_symmetric": ("DLRS, epoch-mean slope, δo = δi = 0.1", "sienna"), "cosine": ("Cosine", "tab:purple"),

@@ -147,7 +147,7 @@ def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
     rerun = (summary or {}).get("rerun")  # what reproducing the run needs (older runs did not record it)
     if isinstance(rerun, dict):
         row.update(threads=rerun.get("threads"), torch=rerun.get("torch"), cpu=rerun.get("cpu"),
-                   commit=rerun.get("commit"))
+                   cpu_model=rerun.get("cpu_model"), mkl_cbwr=rerun.get("MKL_CBWR"), commit=rerun.get("commit"))
     row["run_dir"] = str(run_dir)
     return row
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Optional
 from omegaconf import OmegaConf
 from pydantic import Field, create_model, model_validator
 
+from ..numerics import NUMERICS
 from .base import CONFIG_DIR, PATH, Group, NonNegativeInt, PositiveInt, group_options, name
 from .model import MODELS, Model
 from .optimizer import OPTIMIZERS, OptimizerBase
@@ -32,6 +33,8 @@ class Trainer(Group):
     force: bool
     tensorboard: bool                                   # also log to <run_dir>/tensorboard
     progress: Literal["auto", "bar", "log", "none"]
+    threads: Optional[PositiveInt]                      # torch's intra-op threads; null: torch's default
+    numerics: Literal[NUMERICS]                         # pinned | native (experiments/numerics.py)
 
 
 class Paths(Group):

@@ -1,0 +1,66 @@
+"""Where a CPU run's last bits come from, and the settings that pin them (``trainer.threads``,
+``trainer.numerics``).
+
+A long PINN trajectory is chaotic: the last bits of one matrix product decide, thousands of epochs
+later, where the run ends. Those bits depend on the thread count (how a sum is split) and on the
+vector code path each library picks for the CPU it finds: MKL (matrix products), oneDNN
+(convolutions) and ATen's own kernels (element-wise ops and reductions). Left to choose, MKL takes
+another path on an AMD EPYC than on an Intel Xeon, although both report AVX512, and a committed run
+ended 1.2 % elsewhere. ``numerics: pinned`` caps all three at AVX2, which every x86 CPU of the last
+decade has and which MKL's conditional numerical reproducibility documents as giving the same
+results on Intel and compatible CPUs; measured on the PINN it costs nothing (0.089 s an epoch
+against 0.097 s native, AMD EPYC, one thread; scripts/bench_numerics.py).
+
+The libraries read these variables when they first compute, so ``pin`` must run before the first
+tensor operation of the process: ``python -m experiments.run`` applies it before it imports the
+trainer, and ``train()`` applies it again (a no-op then) for callers from Python. What was in force is
+recorded in each run's ``summary.json`` (``rerun``), with the CPU's vendor and model.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Optional
+
+# the AVX2 code path of each library: MKL's CNR branch, oneDNN's ISA cap, ATen's dispatch
+PINNED_ENV = {"MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+NUMERICS = ("pinned", "native")
+
+
+def pin(numerics: str) -> None:
+    """``pinned``: set PINNED_ENV for this process and those it starts; ``native``: leave the
+    environment as it is (each library picks its fastest path for this CPU)."""
+    if numerics == "pinned":
+        os.environ.update(PINNED_ENV)
+
+
+def set_threads(threads: Optional[int]) -> None:
+    """torch's intra-op threads for this process; ``None`` keeps torch's default (one per core)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def cpu_model() -> dict[str, Optional[str]]:
+    """The CPU's vendor and model name, as the kernel reports them (Linux), else ``platform``'s guess."""
+    vendor = model = None
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "vendor_id" and vendor is None:
+                vendor = value
+            elif key == "model name" and model is None:
+                model = value
+            if vendor and model:
+                break
+    return {"cpu_vendor": vendor, "cpu_model": model or platform.processor() or None}
+
+
+def in_force() -> dict[str, Optional[str]]:
+    """The pinning variables as this process sees them (None: unset)."""
+    return {name: os.environ.get(name) for name in PINNED_ENV}
