@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.report.paired import PAIRED_COLUMNS, labelled, method_of, paired_table, paired_tables
+from experiments.report.paired import PAIRED_COLUMNS, corrected, labelled, method_of, paired_table, paired_tables
 
 REPO = Path(__file__).resolve().parents[1]
 T_975_DF2, T_975_DF3 = 4.302652729911275, 3.182446305284263  # Student's t table, two-sided 95 %
@@ -93,15 +93,64 @@ def test_optimizers_without_a_schedule_compare_as_themselves() -> None:
 @pytest.mark.parametrize("paired_csv", sorted((REPO / "results" / "tables").glob("*_paired.csv")),
                          ids=lambda p: p.name)
 def test_every_committed_interval_recomputes_from_the_committed_runs(paired_csv: Path) -> None:
-    committed = pd.read_csv(paired_csv)
+    committed = pd.read_csv(paired_csv, keep_default_na=False, na_values=[""])
+    committed["pooled_over"] = committed["pooled_over"].fillna("")
     runs = pd.read_csv(paired_csv.with_name(paired_csv.name.replace("_paired.csv", "_runs.csv")))
     cells = [c for c in committed.columns if c not in PAIRED_COLUMNS]
+    pooled = next(iter(set(committed["pooled_over"]) - {""}), None)
     # per headline metric (lr_sensitivity holds errors and accuracies), in the order the runs list them
     references = tuple(committed["reference"].unique())  # in the order the preset lists them
-    again = pd.concat([paired_tables(group, cells, f"final_{metric}", metric == "test_acc", references)
-                       for metric, group in runs.groupby("metric", sort=False)], ignore_index=True)
+    again = corrected(pd.concat([paired_tables(group, cells, f"final_{metric}", metric == "test_acc", references, pooled)
+                                 for metric, group in runs.groupby("metric", sort=False)], ignore_index=True))
     # the runs table holds 10 significant digits: the recomputed intervals agree to 1e-6
     pd.testing.assert_frame_equal(again.reset_index(drop=True), committed, check_dtype=False, rtol=1e-8, atol=1e-6)
+
+
+def _p_df2(t: float) -> float:
+    """Two-sided p of Student's t with 2 degrees of freedom, in closed form: 1 - |t| / sqrt(t² + 2)."""
+    return 1 - abs(t) / math.sqrt(t * t + 2)
+
+
+def test_verdicts_are_holm_adjusted_within_the_table() -> None:
+    """Three methods against DLRS on three seeds; DLRS − method per seed: 9, 10, 11 (t = 10·√3),
+    2, 3, 4 (t = 3·√3) and -1, 0, 1 (t = 0). Holm: sorted p times 3, 2, 1, running maximum. The
+    second is better at 95 % on its own (p = 0.035) but not after the adjustment (0.070)."""
+    runs = _runs("final_test_acc", {"dlrs": [90.0, 90.0, 90.0], "static": [81.0, 80.0, 79.0],
+                                    "cosine": [88.0, 87.0, 86.0], "step": [91.0, 90.0, 89.0]})
+    table = paired_table(runs, ["frequency"], "final_test_acc", higher_is_better=True).set_index("method")
+    p = {"static": _p_df2(10 * math.sqrt(3)), "cosine": _p_df2(3 * math.sqrt(3)), "step": 1.0}
+    assert (p["static"], p["cosine"]) == pytest.approx((0.0033168, 0.0350981), rel=1e-4)
+    assert table["p_value"].to_dict() == pytest.approx(p, rel=1e-9)
+    holm = {"static": 3 * p["static"], "cosine": 2 * p["cosine"], "step": 1.0}
+    assert table["p_holm"].to_dict() == pytest.approx(holm, rel=1e-9)
+    assert table["verdict_uncorrected"].to_dict() == {"static": "better", "cosine": "better", "step": "not separated"}
+    assert table["verdict"].to_dict() == {"static": "better", "cosine": "not separated", "step": "not separated"}
+
+
+def test_pooled_rows_take_every_pair_of_the_pooled_cell() -> None:
+    """DLRS − static: 1, 2, 3 at 1000 Hz and 4, 5, 6 at 2000 Hz. Pooled: six pairs, mean 3.5, sd
+    sqrt(17.5 / 5); DLRS wins all six: sign test p = 2 / 2⁶. The two per-frequency rows are one family
+    (Holm: the smaller p, 2000 Hz's, doubled; then the larger, kept as it is), the pooled row another."""
+    runs = pd.concat([_runs("final_test_acc", {"dlrs": [90.0] * 3, "static": [89.0, 88.0, 87.0]}),
+                      _runs("final_test_acc", {"dlrs": [90.0] * 3, "static": [86.0, 85.0, 84.0]}).assign(frequency=2000)])
+    table = paired_table(runs, ["frequency"], "final_test_acc", True, pooled_over="frequency")
+    cell_rows, (pooled,) = table[table["pooled_over"] == ""], table[table["pooled_over"] == "frequency"].to_dict("records")
+    assert cell_rows["p_value"].tolist() == pytest.approx([_p_df2(2 * math.sqrt(3)), _p_df2(5 * math.sqrt(3))], rel=1e-9)
+    assert cell_rows["p_holm"].tolist() == pytest.approx([_p_df2(2 * math.sqrt(3)), 2 * _p_df2(5 * math.sqrt(3))],
+                                                         rel=1e-9)
+    assert pooled["p_holm"] == pytest.approx(pooled["p_value"], rel=1e-12)
+    half = 2.570581835636314 * math.sqrt(17.5 / 5) / math.sqrt(6)  # t(0.975, 5)
+    assert (pooled["n_pairs"], pooled["reference_wins"], math.isnan(pooled["frequency"])) == (6, 6, True)
+    assert (pooled["estimate"], pooled["ci_low"], pooled["ci_high"]) == pytest.approx((3.5, 3.5 - half, 3.5 + half), rel=1e-9)
+    assert pooled["p_sign"] == pytest.approx(2 / 2**6, rel=1e-12)
+    assert pooled["verdict"] == "better"
+
+
+def test_too_few_pairs_get_no_verdict() -> None:
+    runs = _runs("final_test_acc", {"dlrs": [90.0, 91.0], "static": [80.0, 80.5]})
+    (row,) = paired_table(runs, ["frequency"], "final_test_acc", True).to_dict("records")
+    assert (row["n_pairs"], row["verdict_uncorrected"], row["verdict"]) == (2, "better", "too few pairs")
+    assert math.isnan(row["p_holm"])
 
 
 def test_the_rate_study_pairs_each_task_on_its_own_metric() -> None:

@@ -285,7 +285,8 @@ def plot_paired(experiment: str, paired: pd.DataFrame, out_dir: Path) -> list[Pa
         ratio = panel["statistic"].iloc[0] == "ratio"
         labels = []
         for y, (_, r) in enumerate(panel.iterrows()):
-            cell = ", ".join(_column_title(c, r[c]) for c in cells)
+            cell = ", ".join(f"all {c.replace('_', ' ')}s" if r["pooled_over"] == c else _column_title(c, r[c])
+                             for c in cells)
             labels.append(f"{cell}: {SCHEDULES.get(r['reference'], (r['reference'],))[0]} vs "
                           f"{SCHEDULES.get(r['method'], (r['method'],))[0]} ({r['reference_wins']}/{r['n_pairs']})")
             color = {"better": "tab:green", "worse": "tab:red"}.get(r["verdict"], "0.4")
@@ -302,7 +303,7 @@ def plot_paired(experiment: str, paired: pd.DataFrame, out_dir: Path) -> list[Pa
         ax.grid(alpha=0.3, axis="x")
     fig.suptitle(f"{experiment}: paired by seed, geometric-mean ratio or mean difference, 95 % t-interval "
                  "(reference wins / pairs)\n"
-                 "green: the reference is better, red: worse, grey: not separated", fontsize=9)
+                 "green: the reference is better, red: worse, grey: not separated (Holm-adjusted within the table)", fontsize=9)
     # the labels' column widens the figure beyond 3.4 inches where the labels need it
     label_inches = max(3.4, 0.06 * max(len(t.get_text()) for ax in axes[:, 0] for t in ax.get_yticklabels()))
     width, height = fig.get_size_inches() + (label_inches - 3.4, 0)

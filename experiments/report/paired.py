@@ -9,20 +9,26 @@ per-seed difference removes most of the seed-to-seed spread that mean ± std col
 * higher is better (test accuracy, %): the difference reference - method per seed, its mean and a
   95 % t-interval (> 0: the reference ends higher).
 
-The verdict is the reference's: ``better`` or ``worse`` only where the interval excludes no
-difference, else ``not separated`` (also with fewer than two pairs). Pairs where either run did not
-end with a finite value (diverged) are left out and counted. Input: one row per run, as in
-``tables/<experiment>_runs.csv``, so every committed interval recomputes from that file.
+A table makes many comparisons (every cell, method and reference), so its verdicts are corrected
+for them: each row's t-test p-value (the dual of its interval) is adjusted by Holm's method within
+the table's family, and the verdict is the reference's, ``better`` or ``worse`` only where the
+adjusted p is below 0.05, else ``not separated``; ``verdict_uncorrected`` keeps the interval's own.
+Two families per table: the per-cell rows, and the pooled rows (``pooled_over``: the pairs of every
+frequency, batch size or rate together, with a sign test's p beside the t-test's). A row with fewer
+than MIN_PAIRS pairs gets no verdict. Pairs where either run did not end with a finite value
+(diverged) are left out and counted. Input: one row per run, as in ``tables/<experiment>_runs.csv``,
+so every committed table recomputes from that file.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from .names import SCHEDULES
 from .runs import higher_is_better
@@ -31,8 +37,10 @@ REFERENCE = "dlrs"
 CONFIDENCE = 0.95
 # optimizers that bring their own step size: their runs are named by the optimizer, not the schedule
 BASE_OPTIMIZERS = ("adam", "sgd")
-PAIRED_COLUMNS = ["reference", "method", "n_pairs", "n_left_out", "reference_wins", "statistic", "estimate", "ci_low",
-                  "ci_high", "verdict"]
+# fewer pairs than this: a t-interval on 2 pairs has 1 degree of freedom and means little; no verdict
+MIN_PAIRS = 3
+PAIRED_COLUMNS = ["pooled_over", "reference", "method", "n_pairs", "n_left_out", "reference_wins", "statistic",
+                  "estimate", "ci_low", "ci_high", "p_value", "p_sign", "verdict_uncorrected", "p_holm", "verdict"]
 
 
 def method_of(schedule: Any, optimizer: Any) -> str:
@@ -64,6 +72,22 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple
     return mean, mean - half, mean + half
 
 
+def t_test_p(values: Sequence[float]) -> float:
+    """Two-sided p-value of Student's one-sample t-test of mean 0 (the dual of ``t_interval``: the
+    95 % interval excludes 0 exactly when p < 0.05); nan below two values. No spread: 0 or 1."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return math.nan
+    if x.std(ddof=1) == 0:
+        return 1.0 if x.mean() == 0 else 0.0
+    return float(stats.ttest_1samp(x, 0.0).pvalue)
+
+
+def sign_test_p(wins: int, losses: int) -> float:
+    """Two-sided sign test (exact binomial, p = 1/2) of wins against losses; ties left out."""
+    return float(stats.binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else math.nan
+
+
 def verdict(low: float, high: float, no_difference: float) -> str:
     """The reference's verdict for an interval of (reference - method) or (reference / method)
     oriented so that below ``no_difference`` is better for the reference."""
@@ -72,45 +96,94 @@ def verdict(low: float, high: float, no_difference: float) -> str:
     return "better" if high < no_difference else "worse" if low > no_difference else "not separated"
 
 
+def _compare(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> dict[str, Any]:
+    """The paired statistics of the reference's values ``a`` against the method's ``b`` (same seeds):
+    wins, the estimate with its interval, the t-test's and the sign test's p-values, and the
+    uncorrected verdict of the interval."""
+    wins = int((a > b).sum() if higher_is_better else (a < b).sum())
+    losses = int((a < b).sum() if higher_is_better else (a > b).sum())
+    if higher_is_better:  # mean difference, reference - method (points of accuracy)
+        x = a - b
+        mean, low, high = t_interval(x)
+        # better for the reference = positive difference: flip the orientation for verdict()
+        row = dict(statistic="difference", estimate=mean, ci_low=low, ci_high=high, verdict_uncorrected=verdict(-high, -low, 0.0))
+    else:  # geometric mean of reference / method
+        x = np.log(a / b)
+        mean, low, high = t_interval(x)
+        row = dict(statistic="ratio", estimate=math.exp(mean), ci_low=math.exp(low) if math.isfinite(low) else math.nan,
+                   ci_high=math.exp(high) if math.isfinite(high) else math.nan, verdict_uncorrected=verdict(low, high, 0.0))
+    return dict(n_pairs=int(len(a)), reference_wins=wins, **row, p_value=t_test_p(x), p_sign=sign_test_p(wins, losses))
+
+
+def _pairs(cell: pd.DataFrame, reference: str, method: str, metric: str, higher_is_better: bool
+           ) -> tuple[np.ndarray, np.ndarray, int]:
+    """The reference's and the method's values on the seeds both ran with a usable value (finite;
+    positive for ratios), and how many common seeds were left out."""
+    ref = cell[cell["method"] == reference].set_index("seed")[metric]
+    other = cell[cell["method"] == method].set_index("seed")[metric]
+    seeds = sorted(set(ref.index) & set(other.index))
+    a = pd.to_numeric(ref.loc[seeds], errors="coerce").to_numpy(dtype=float)
+    b = pd.to_numeric(other.loc[seeds], errors="coerce").to_numpy(dtype=float)
+    usable = np.isfinite(a) & np.isfinite(b) & ((a > 0) & (b > 0) if not higher_is_better else True)
+    return a[usable], b[usable], int(len(seeds) - usable.sum())
+
+
 def paired_table(runs: pd.DataFrame, cells: Sequence[str], metric: str, higher_is_better: bool,
-                 reference: str = REFERENCE) -> pd.DataFrame:
+                 reference: str = REFERENCE, pooled_over: Optional[str] = None) -> pd.DataFrame:
     """One row per (cell, method other than the reference) with n_pairs, reference_wins, the
-    estimate with its interval, and the verdict. ``cells``: the columns that define a comparison
-    besides the method (frequency; batch size; ...)."""
+    estimate with its interval, p-values and the uncorrected verdict (``corrected`` adds the
+    verdict of the table's family). ``cells``: the columns that define a comparison besides the
+    method (frequency; batch size; ...). ``pooled_over``: one of ``cells``; then also one row per
+    method and value of the other cells with the pairs of every value of that column together
+    (its value left empty, ``pooled_over`` names it), where it has more than one value."""
     runs = with_methods(runs)
     runs = runs[runs["status"].isin(("completed", "diverged"))]
     columns = [*cells, *PAIRED_COLUMNS]
     rows: list[dict[str, Any]] = []
     if reference not in set(runs["method"]):
         return pd.DataFrame(columns=columns)
-    for key, cell in runs.groupby(list(cells), dropna=False, sort=True) if cells else [((), runs)]:
-        key = key if isinstance(key, tuple) else (key,)
-        ref = cell[cell["method"] == reference].set_index("seed")[metric]
-        if ref.empty:  # a cell the reference did not run (Prodigy's own lr = 1 in lr_sensitivity)
-            continue
-        for method in sorted(set(cell["method"]) - {reference}, key=_order):
-            other = cell[cell["method"] == method].set_index("seed")[metric]
-            seeds = sorted(set(ref.index) & set(other.index))
-            a = pd.to_numeric(ref.loc[seeds], errors="coerce").to_numpy(dtype=float)
-            b = pd.to_numeric(other.loc[seeds], errors="coerce").to_numpy(dtype=float)
-            usable = np.isfinite(a) & np.isfinite(b) & ((a > 0) & (b > 0) if not higher_is_better else True)
-            a, b = a[usable], b[usable]
-            row: dict[str, Any] = dict(zip(cells, key))
-            row.update(reference=reference, method=method, n_pairs=int(len(a)),
-                       n_left_out=int(len(seeds) - len(a)),
-                       reference_wins=int((a > b).sum() if higher_is_better else (a < b).sum()))
-            if higher_is_better:  # mean difference, reference - method (points of accuracy)
-                mean, low, high = t_interval(a - b)
-                # better for the reference = positive difference: flip the orientation for verdict()
-                row.update(statistic="difference", estimate=mean, ci_low=low, ci_high=high,
-                           verdict=verdict(-high, -low, 0.0))
-            else:  # geometric mean of reference / method
-                mean, low, high = t_interval(np.log(a / b))
-                row.update(statistic="ratio", estimate=math.exp(mean), ci_low=math.exp(low) if math.isfinite(low)
-                           else math.nan, ci_high=math.exp(high) if math.isfinite(high) else math.nan,
-                           verdict=verdict(low, high, 0.0))
-            rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    groupings = [(list(cells), None)]
+    if pooled_over is not None and runs[pooled_over].nunique(dropna=False) > 1:
+        groupings.append(([c for c in cells if c != pooled_over], pooled_over))
+    for by, pooled in groupings:
+        for key, cell in runs.groupby(by, dropna=False, sort=True) if by else [((), runs)]:
+            key = key if isinstance(key, tuple) else (key,)
+            if not (cell["method"] == reference).any():  # a cell the reference did not run (Prodigy's lr = 1)
+                continue
+            # pooled: a pair is (seed, value of the pooled column)
+            cell = cell.assign(seed=list(zip(cell["seed"], cell[pooled]))) if pooled else cell
+            for method in sorted(set(cell["method"]) - {reference}, key=_order):
+                a, b, left_out = _pairs(cell, reference, method, metric, higher_is_better)
+                if pooled and len({value for _, value in cell.loc[cell["method"] == method, "seed"]}) < 2:
+                    continue  # the method ran at one value of the pooled column: its cell row says it all
+                row: dict[str, Any] = {**dict(zip(by, key)), **({pooled: math.nan} if pooled else {})}
+                row.update(reference=reference, method=method, n_left_out=left_out, pooled_over=pooled or "",
+                           **_compare(a, b, higher_is_better))
+                rows.append(row)
+    return corrected(pd.DataFrame(rows, columns=columns))
+
+
+def corrected(table: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts of ``table`` corrected for its many comparisons: Holm's step-down adjustment
+    (statsmodels' ``multipletests``) of the t-test p-values within each family, and ``better`` or
+    ``worse`` where the adjusted p is below 1 - CONFIDENCE, by the sign of the estimate. A family:
+    the table's per-cell rows of one task, or its pooled rows of one task (a table of one task, as
+    most are, has two). A row with fewer than MIN_PAIRS pairs is in no family: ``too few pairs``."""
+    table = table.copy()
+    table["p_holm"] = math.nan
+    table["verdict"] = "too few pairs"
+    enough = (table["n_pairs"] >= MIN_PAIRS) & table["p_value"].notna()
+    tasks = table["task"] if "task" in table else pd.Series("", index=table.index)
+    for _, family in table[enough].groupby([tasks[enough], table.loc[enough, "pooled_over"]], sort=False):
+        _, adjusted, _, _ = multipletests(family["p_value"].to_numpy(dtype=float), alpha=1 - CONFIDENCE,
+                                          method="holm")
+        table.loc[family.index, "p_holm"] = adjusted
+    better_side = np.where(table["statistic"] == "ratio", table["estimate"] < 1, table["estimate"] > 0)
+    separated = table["p_holm"] < 1 - CONFIDENCE
+    table.loc[enough, "verdict"] = "not separated"
+    table.loc[enough & separated & better_side, "verdict"] = "better"
+    table.loc[enough & separated & ~better_side, "verdict"] = "worse"
+    return table
 
 
 def paired_text(row: pd.Series) -> str:
@@ -122,9 +195,14 @@ def paired_text(row: pd.Series) -> str:
     return f"{row['estimate']:+.2f}{interval} pts"
 
 
-# cells of a comparison per report layout (a preset's report.layout); the method is compared within each
+# cells of a comparison per report layout (a preset's report.layout); the method is compared within each,
+# and once more over all values of the first cell that is not the task (the pooled rows)
 CELLS = {"pinn": ["frequency"], "ablation": ["frequency", "shuffle"], "batch": ["batch_size"], "rate": ["lr"],
          "lr": ["task", "lr"]}
+
+
+def pooled_cell(cells: Sequence[str]) -> Optional[str]:
+    return next((c for c in cells if c != "task"), None)
 
 
 def labelled(runs: pd.DataFrame) -> pd.DataFrame:
@@ -135,16 +213,16 @@ def labelled(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired_tables(runs: pd.DataFrame, cells: Sequence[str], metric: str, higher_is_better: bool,
-                  references: Sequence[str] = (REFERENCE,)) -> pd.DataFrame:
+                  references: Sequence[str] = (REFERENCE,), pooled_over: Optional[str] = None) -> pd.DataFrame:
     """``paired_table`` for each reference in turn, each pair once: a later reference is not compared
     again with an earlier one (``[dlrs_epoch_mean, dlrs]``: epoch_mean vs dlrs, vs cosine, ...; then
-    dlrs vs cosine, ...)."""
+    dlrs vs cosine, ...). The verdicts are corrected over all of them (one family per kind of row)."""
     tables = []
     for i, reference in enumerate(references):
-        table = paired_table(runs, cells, metric, higher_is_better, reference)
+        table = paired_table(runs, cells, metric, higher_is_better, reference, pooled_over)
         tables.append(table[~table["method"].isin(references[:i])])
     tables = [table for table in tables if len(table)]
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=[*cells, *PAIRED_COLUMNS])
+    return corrected(pd.concat(tables, ignore_index=True)) if tables else pd.DataFrame(columns=[*cells, *PAIRED_COLUMNS])
 
 
 def comparisons(kind: str, runs: pd.DataFrame, references: Sequence[str] = (REFERENCE,)) -> pd.DataFrame:
@@ -153,7 +231,10 @@ def comparisons(kind: str, runs: pd.DataFrame, references: Sequence[str] = (REFE
     of ``references`` (a preset's ``report.references``)."""
     if kind not in CELLS or runs.empty or "metric" not in runs:
         return pd.DataFrame()
-    tables = [paired_tables(group, CELLS[kind], f"final_{metric}", higher_is_better(group.iloc[0]), references)
+    cells = CELLS[kind]
+    tables = [paired_tables(group, cells, f"final_{metric}", higher_is_better(group.iloc[0]), references,
+                            pooled_cell(cells))
               for metric, group in runs.groupby("metric", sort=False) if f"final_{metric}" in group]
     tables = [table for table in tables if len(table)]
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    # one table, one family: the correction counts every comparison it prints
+    return corrected(pd.concat(tables, ignore_index=True)) if tables else pd.DataFrame()

@@ -14,7 +14,7 @@ from ..constants import STATUS_ORDER
 from ..io import write_text_atomic
 from .names import ARCH_NAMES, PAPER_TABLE1, SCHEDULES
 from .runs import higher_is_better
-from .paired import PAIRED_COLUMNS, paired_text
+from .paired import MIN_PAIRS, PAIRED_COLUMNS, paired_text
 
 # ---- aggregation over seeds --------------------------------------------------------------------
 def status_text(statuses: Sequence[str]) -> str:
@@ -315,27 +315,46 @@ _PAIRED_TITLES = {("ratio",): "Ratio of final error [95 % CI]", ("difference",):
                   ("difference", "ratio"): "Error ratio (x) or Δ accuracy (pts) [95 % CI]"}
 
 
+def _pooled_or(column: str, paired: pd.DataFrame) -> pd.Series:
+    """A cell column as text; 'all' on the rows pooled over it."""
+    text = paired[column].map(batch_order_text if column == "shuffle" else _g)
+    return text.where(paired["pooled_over"] != column, "all")
+
+
+def _p_text(p: float) -> str:
+    return "—" if pd.isna(p) else f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+
+
 def paired_markdown(experiment: str, paired: pd.DataFrame, runs: pd.DataFrame) -> str:
-    """The paired comparisons as text: per cell and method, 'DLRS vs X: ratio [interval], wins/n, verdict'."""
+    """The paired comparisons as text: per cell and method, 'DLRS vs X: ratio [interval], wins/n,
+    Holm-adjusted p, verdict'; the pooled rows last."""
     cells = [c for c in paired.columns if c not in PAIRED_COLUMNS]
     shown = pd.DataFrame({**{{"shuffle": "Batches", "lr": "Initial lr"}.get(c, c.replace("_", " ").capitalize()):
-                                 paired[c].map(batch_order_text if c == "shuffle" else _g) for c in cells},
+                                 _pooled_or(c, paired) for c in cells},
                           "Reference": paired["reference"].map(_schedule_label),
                           "vs": paired["method"].map(_schedule_label),
                           "Pairs": paired["n_pairs"], "Reference wins": paired["reference_wins"],
                           _PAIRED_TITLES.get(tuple(sorted(set(paired["statistic"]))), "Paired estimate [95 % CI]"):
                               [paired_text(r) for _, r in paired.iterrows()],
-                          "Verdict": paired["verdict"]})
+                          "p": paired["p_value"].map(_p_text), "p, Holm": paired["p_holm"].map(_p_text),
+                          "Sign test p": paired["p_sign"].map(_p_text), "Verdict (Holm)": paired["verdict"]})
     left_out = int(paired["n_left_out"].sum())
     how = "; ".join(text for statistic, text in (
         ("ratio", "ratio = reference / method of the final relative error per seed, geometric mean, 95 % "
                   "t-interval on the log ratios (< 1: the reference ends lower)"),
         ("difference", "Δ = reference − method of the final test accuracy per seed (points), mean, 95 % "
                        "t-interval (> 0: the reference ends higher)")) if statistic in set(paired["statistic"]))
-    return (f"**{experiment}, paired by seed** — {how}; better/worse only where the interval excludes no "
-            f"difference. {scale_text(runs)}." + (f" {left_out} pair(s) left out: a run without a finite final "
-                                                  f"value (diverged)." if left_out else "")
-            + f" Recompute: `experiments.report.paired.paired_table` on `{experiment}_runs.csv`.\n\n"
+    pooled = sorted(set(paired["pooled_over"]) - {""})
+    per_task = " of each task" if "task" in paired and paired["task"].nunique() > 1 else ""
+    return (f"**{experiment}, paired by seed** — {how}. p: the t-test dual to the interval; verdict: better/worse "
+            f"only where p, Holm-adjusted within the family of this table's per-cell comparisons{per_task} "
+            f"({int((paired['pooled_over'] == '').sum())} in all), is below 0.05 (fewer than {MIN_PAIRS} pairs: no "
+            "verdict)."
+            + (f" Rows marked 'all' pool the pairs of every {pooled[0].replace('_', ' ')}: a second family "
+               f"({int((paired['pooled_over'] != '').sum())}), with a sign test's p beside the t-test's." if pooled else "")
+            + f" {scale_text(runs)}." + (f" {left_out} pair(s) left out: a run without a finite final "
+                                         f"value (diverged)." if left_out else "")
+            + f" Recompute: `experiments.report.paired.comparisons` on `{experiment}_runs.csv`.\n\n"
             + to_markdown(shown))
 
 
