@@ -75,8 +75,11 @@ notebook: $(NOTEBOOK_STAMP) ## open notebooks/inspect_results.ipynb in Jupyter (
 # ---- the paper's figures and tables ---------------------------------------------------------
 # REPRO_SCALE=full (default): the paper's protocol. REPRO_SCALE=smoke: the same presets on tiny
 # fixture data (written in the real MNIST/CIFAR formats) and two epochs, into results/smoke/.
+# Each preset declares the seeds of its committed study (hydra.sweeper.params.trainer.seed);
+# SEEDS=50,51 overrides them. JOBS runs at once, one torch thread each (trainer.threads=1): one per core.
 REPRO_SCALE ?= full
-SEEDS       ?= 50,51,52
+SEEDS       ?=
+JOBS        ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 1)
 ifeq ($(REPRO_SCALE),smoke)
 RESULTS     := results/smoke
 SEEDS       := 50
@@ -92,10 +95,11 @@ else
 $(error REPRO_SCALE must be full or smoke, not '$(REPRO_SCALE)')
 endif
 # scale overrides come after the preset so that they win
-sweep  = $(BIN)/python -m experiments.run -m +experiment=$(1) paths.results=$(RESULTS) trainer.seed=$(SEEDS) $(SCALE_ARGS)
+sweep  = $(BIN)/python -m experiments.run -m +experiment=$(1) hydra/launcher=local_parallel hydra.launcher.n_jobs=$(JOBS) \
+	paths.results=$(RESULTS) $(if $(SEEDS),trainer.seed=$(SEEDS)) $(SCALE_ARGS)
 REPORT = $(BIN)/python scripts/make_report.py --runs $(RESULTS)/runs --out $(RESULTS)
 
-.PHONY: fig2 fig2-cosine fig2-reshuffled fig2-quick fig5 fig8 table1 fig9 reproduce-all report
+.PHONY: fig2 fig2-cosine fig2-reshuffled fig2-quick fig5 fig8 table1 fig9 reproduce-all reproduce-all-list report
 fig2: $(STAMP) ## Fig. 2: Helmholtz PINN, 5 frequencies x {static, DLRS}, 10 000 epochs
 	$(call sweep,fig2)
 	$(REPORT) fig2
@@ -104,12 +108,10 @@ fig2-cosine: $(STAMP) ## Fig. 2's runs with cosine annealing beside static and D
 	$(call sweep,fig2_cosine)
 	$(REPORT) fig2
 
-fig2-reshuffled: SEEDS = 50
 fig2-reshuffled: $(STAMP) ## Fig. 2 at 1000 and 2000 Hz with the batches reshuffled every epoch, one seed
 	$(call sweep,fig2_reshuffled)
 	$(REPORT) fig2_reshuffled
 
-fig2-quick: SEEDS = 50
 fig2-quick: $(STAMP) ## Fig. 2 pipeline, 1 000 epochs, one seed (under 15 min on a CPU)
 	$(call sweep,fig2_quick)
 	$(REPORT) fig2_quick
@@ -137,10 +139,12 @@ baselines-pinn: $(STAMP) ## PINN at 1000/2000 Hz x {static, DLRS, cosine, expone
 	$(call sweep,baselines_pinn_rivals)
 	$(REPORT) baselines_pinn
 
-lr-sensitivity: $(STAMP) $(FASHION_PREP) ## initial rate x {static, DLRS, cosine, Schedule-Free AdamW}, Prodigy: PINN 1000 Hz and Fashion-MNIST
+lr-sensitivity: $(STAMP) $(FASHION_PREP) ## initial rate x {static, DLRS, cosine, Schedule-Free AdamW}, Prodigy: PINN 1000 Hz and Fashion-MNIST; DLRS without its rate cap, and static and cosine started at the cap
 	$(call sweep,lr_sensitivity)
 	$(call sweep,lr_sensitivity_rivals)
 	$(call sweep,lr_sensitivity_rivals) optimizer=prodigy optimizer.lr=1.0
+	$(call sweep,lr_sensitivity_cap)
+	$(call sweep,lr_sensitivity_cap) optimizer.lr=9e-3 schedule=static,cosine
 	$(call sweep,lr_sensitivity_images)
 	$(call sweep,lr_sensitivity_images_rivals)
 	$(call sweep,lr_sensitivity_images_rivals) optimizer=prodigy optimizer.lr=1.0
@@ -154,7 +158,6 @@ dlrs-ablation: $(STAMP) ## PINN: batch order x {static, DLRS, authors' PINN rule
 	$(call sweep,dlrs_ablation)
 	$(REPORT) dlrs_ablation
 
-dlrs-robust: SEEDS = 50,51,52,53,54
 dlrs-robust: $(STAMP) $(FASHION_PREP) ## DLRS in an ordinary loop: paper vs robust slopes vs cosine, fixed/reshuffled PINN and Fashion-MNIST, 5 seeds
 	$(call sweep,dlrs_robust)
 	$(call sweep,dlrs_robust_images)
@@ -171,7 +174,12 @@ images-cpu: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN: batch 64/512 x
 $(FASHION_RAW)/train-images-idx3-ubyte:
 	@$(MAKE) --no-print-directory data
 
-reproduce-all: fig2 fig2-cosine fig2-reshuffled fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity dlrs-ablation dlrs-robust images-cpu table1-baselines ## every figure, table and study (restartable: finished runs are skipped)
+REPRODUCE_ALL := fig2 fig2-cosine fig2-reshuffled fig2-quick fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity \
+	dlrs-ablation dlrs-robust images-cpu table1-baselines
+reproduce-all: $(REPRODUCE_ALL) ## every figure, table and study: the targets `make reproduce-all-list` prints (restartable)
+
+reproduce-all-list: ## the targets reproduce-all runs, one per line
+	@printf '%s\n' $(REPRODUCE_ALL)
 
 report: $(STAMP) ## redraw every figure and table from whatever runs exist
 	$(REPORT) all

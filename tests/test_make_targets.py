@@ -40,3 +40,44 @@ def test_notebook_says_how_to_open_it() -> None:
 
     nb = nbformat.read(REPO / "notebooks" / "inspect_results.ipynb", as_version=4)
     assert nb.cells[0].cell_type == "markdown" and "make notebook" in nb.cells[0].source
+
+
+def _sweep_values(command: str) -> dict[str, set[str]]:
+    """What a `python -m experiments.run -m ...` line of `make -n` sweeps: its preset's
+    hydra.sweeper.params, then the command line's own comma lists (which win), as sets of values."""
+    import shlex
+
+    from hydra import compose, initialize_config_dir
+
+    args = [a for a in shlex.split(command) if "=" in a and not a.startswith("hydra")]
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[a for a in args if "," not in a], return_hydra_config=True)
+    swept = {key: set(str(value).split(",")) for key, value in cfg.hydra.sweeper.params.items()}
+    swept.update({a.split("=", 1)[0]: set(a.split("=", 1)[1].split(",")) for a in args if "," in a})
+    return swept
+
+
+def test_each_study_target_runs_its_committed_seeds_several_at_a_time_one_thread_each() -> None:
+    """`make <study>` reruns the committed study: for every committed tables/<study>_runs.csv, the
+    target that reports it sweeps exactly the seeds of its rows, through the parallel launcher with
+    JOBS runs at once, and every run on one torch thread."""
+    import pandas as pd
+
+    dry = _make("-n", "-B", "-o", ".venv/.installed", "JOBS=3", "reproduce-all")
+    commands = [line for line in dry.splitlines() if "experiments.run" in line or "make_report.py" in line]
+    checked = 0
+    for runs_csv in sorted((REPO / "results" / "tables").glob("*_runs.csv")):
+        study = runs_csv.name.removesuffix("_runs.csv").split("-")[0]
+        reports = [i for i, line in enumerate(commands) if line.endswith(f" {study}")]
+        assert reports, f"no make target reports {study}"
+        start = max([i for i, line in enumerate(commands[:reports[0]]) if "make_report.py" in line], default=-1) + 1
+        sweeps = commands[start:reports[0]]
+        assert sweeps and all("hydra/launcher=local_parallel hydra.launcher.n_jobs=3" in c for c in sweeps), study
+        seeds = set().union(*(_sweep_values(c).get("trainer.seed", set()) for c in sweeps))
+        committed = {str(s) for s in pd.read_csv(runs_csv)["seed"].unique()}
+        assert seeds == committed, f"{study}: make sweeps seeds {sorted(seeds)}, the committed runs have {sorted(committed)}"
+        checked += 1
+    assert checked >= 8
+    from omegaconf import OmegaConf
+
+    assert OmegaConf.load(REPO / "configs" / "trainer" / "default.yaml").threads == 1
