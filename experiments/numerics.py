@@ -8,8 +8,9 @@ vector code path each library picks for the CPU it finds: MKL (matrix products),
 another path on an AMD EPYC than on an Intel Xeon, although both report AVX512, and a committed run
 ended 1.2 % elsewhere. ``numerics: pinned`` caps all three at AVX2, which every x86 CPU of the last
 decade has and which MKL's conditional numerical reproducibility documents as giving the same
-results on Intel and compatible CPUs; measured on the PINN it costs nothing (0.089 s an epoch
-against 0.097 s native, AMD EPYC, one thread; scripts/bench_numerics.py).
+results on Intel and compatible CPUs. Its cost, measured with scripts/bench_numerics.py (AMD EPYC,
+one thread, 2026-12-07): none on the PINN (87.6 against 94.6 ms an epoch), 15 % on the MNIST CNN
+(2.96 against 2.57 s an epoch of 2 000 images); GPU runs do not use these libraries' CPU paths.
 
 The libraries read these variables when they first compute, so ``pin`` must run before the first
 tensor operation of the process: ``python -m experiments.run`` applies it before it imports the
