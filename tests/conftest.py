@@ -26,6 +26,13 @@ from typing import Callable, Optional
 import pytest
 from omegaconf import DictConfig
 
+from experiments.numerics import PINNED_ENV
+
+# The test processes on the pinned numerical path from their start, as `python -m experiments.run`
+# is (the default trainer.numerics): the libraries read these once, at their first call, so an
+# in-process run and a command-line run of the same config give the same bits in any test order.
+os.environ.update(PINNED_ENV)
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "configs"
 PRESETS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))  # configs/experiment/
