@@ -12,6 +12,7 @@ STAMP      := $(VENV)/.installed
 .PHONY: help setup test run data smoke notebook
 help: ## list the targets (this text)
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+	@echo "(reproduce-all runs: $(REPRODUCE_ALL))"
 
 setup: $(STAMP) ## create .venv and install the project with its test tools
 
@@ -176,7 +177,7 @@ $(FASHION_RAW)/train-images-idx3-ubyte:
 
 REPRODUCE_ALL := fig2 fig2-cosine fig2-reshuffled fig2-quick fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity \
 	dlrs-ablation dlrs-robust images-cpu table1-baselines
-reproduce-all: $(REPRODUCE_ALL) ## every figure, table and study: the targets `make reproduce-all-list` prints (restartable)
+reproduce-all: $(REPRODUCE_ALL) ## every figure, table and study, in the order listed below (restartable: finished runs are skipped)
 
 reproduce-all-list: ## the targets reproduce-all runs, one per line
 	@printf '%s\n' $(REPRODUCE_ALL)

@@ -81,3 +81,10 @@ def test_each_study_target_runs_its_committed_seeds_several_at_a_time_one_thread
     from omegaconf import OmegaConf
 
     assert OmegaConf.load(REPO / "configs" / "trainer" / "default.yaml").threads == 1
+
+
+def test_the_readme_says_what_reproduce_all_runs() -> None:
+    targets = _make("reproduce-all-list").split()
+    (row,) = [line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("| `make reproduce-all` |")]
+    listed = row.split("(", 1)[1].split(")", 1)[0].split(", ")
+    assert listed == targets and f"the {len(targets)} targets" in row
