@@ -134,7 +134,7 @@ fig9: $(STAMP) $(DATA_PREP) ## Fig. 9: MNIST, SimpleDLA, 4 batch sizes x {Adacom
 	$(REPORT) fig9
 
 # ---- studies beyond the paper: baselines, ablations, sensitivity -------------------------------
-.PHONY: baselines-pinn lr-sensitivity table1-baselines dlrs-ablation dlrs-robust images-cpu
+.PHONY: baselines-pinn lr-sensitivity table1-cpu table1-baselines dlrs-ablation dlrs-robust images-cpu
 baselines-pinn: $(STAMP) ## PINN at 1000/2000 Hz x {static, DLRS, cosine, exponential, step, plateau, Schedule-Free AdamW, Prodigy}, 3 000 epochs
 	$(call sweep,baselines_pinn)
 	$(call sweep,baselines_pinn_rivals)
@@ -150,6 +150,10 @@ lr-sensitivity: $(STAMP) $(FASHION_PREP) ## initial rate x {static, DLRS, cosine
 	$(call sweep,lr_sensitivity_images_rivals)
 	$(call sweep,lr_sensitivity_images_rivals) optimizer=prodigy optimizer.lr=1.0
 	$(REPORT) lr_sensitivity
+
+table1-cpu: $(STAMP) $(FASHION_PREP) ## Table 1's five networks on real Fashion-MNIST, 3 000 images, 2 epochs, {static, DLRS}, one seed (CPU, ~1 h on 2 cores)
+	$(call sweep,table1_cpu)
+	$(REPORT) table1_cpu
 
 table1-baselines: $(STAMP) $(DATA_PREP) ## Table 1 with cosine and plateau beside static and DLRS (GPU work)
 	$(call sweep,table1_baselines)
@@ -176,7 +180,7 @@ $(FASHION_RAW)/train-images-idx3-ubyte:
 	@$(MAKE) --no-print-directory data
 
 REPRODUCE_ALL := fig2 fig2-cosine fig2-reshuffled fig2-quick fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity \
-	dlrs-ablation dlrs-robust images-cpu table1-baselines
+	dlrs-ablation dlrs-robust images-cpu table1-cpu table1-baselines
 reproduce-all: $(REPRODUCE_ALL) ## every figure, table and study, in the order listed below (restartable: finished runs are skipped)
 
 reproduce-all-list: ## the targets reproduce-all runs, one per line
