@@ -534,3 +534,20 @@ def test_a_preset_names_the_references_of_its_paired_table(tmp_path: Path, monke
         ("dlrs_lsq", "dlrs"), ("dlrs_lsq", "cosine"), ("dlrs", "cosine")]
     assert paired["estimate"].tolist() == pytest.approx([0.25, 0.5, 1 / 3, 0.5, 2 / 3, 4 / 3])
     assert report.declared_references("baselines_pinn") == ("dlrs",)
+
+
+def test_the_rate_figure_counts_runs_known_only_from_an_earlier_table(tmp_path: Path) -> None:
+    """lr_sensitivity's figure is the final metric against the initial rate: rows of a committed
+    `_runs.csv` (seeds run elsewhere) are drawn beside the run directories, not skipped."""
+    from experiments import report
+
+    for lr in (1e-3, 1e-2):
+        write_fake_run(tmp_path / "runs", "lr_sensitivity", task="helmholtz", model="pinn_mlp", schedule="dlrs",
+                       seed=50, frequency=1000, lr=lr, metric_values=(0.5, 0.1, 0.01))
+    earlier_dir = tmp_path / "elsewhere"
+    write_fake_run(earlier_dir, "lr_sensitivity", task="helmholtz", model="pinn_mlp", schedule="dlrs_uncapped",
+                   seed=50, frequency=1000, lr=1e-2, metric_values=(0.5, 0.2, 0.02))
+    earlier = report.load_runs(earlier_dir, "lr_sensitivity").drop(columns="run_dir")
+    written = report.make_report("lr_sensitivity", tmp_path / "runs", tmp_path / "out", earlier)
+    assert tmp_path / "out" / "figures" / "lr_sensitivity.png" in written
+    assert "dlrs_uncapped" in set(pd.read_csv(tmp_path / "out" / "tables" / "lr_sensitivity_runs.csv")["schedule"])

@@ -159,10 +159,11 @@ def make_report(experiment: str, runs_dir: Path, out_dir: Path, earlier: Optiona
         written += write_table(name, kind, group, target, paired)
         if len(paired):
             written += plot_paired(name, paired, target)
-        if group["run_dir"].isna().any():
+        if kind != "lr" and group["run_dir"].isna().any():  # the lr figure needs only each run's final value
             print(f"{name}: {int(group['run_dir'].isna().sum())} run(s) come from the earlier table only; "
                   "the curve figures, which need every run's metrics.csv, were not redrawn")
             continue
         shown = labelled(group)
-        written += plot_experiment(name, kind, shown, load_curves(Path(runs_dir), experiment, shown), target)
+        curves = pd.DataFrame() if kind == "lr" else load_curves(Path(runs_dir), experiment, shown)
+        written += plot_experiment(name, kind, shown, curves, target)
     return written
