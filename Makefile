@@ -83,7 +83,6 @@ SEEDS       ?=
 JOBS        ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 1)
 ifeq ($(REPRO_SCALE),smoke)
 RESULTS     := results/smoke
-SEEDS       := 50
 SCALE_ARGS  := +scale=smoke paths.data=$(RESULTS)/data
 DATA_PREP   := $(RESULTS)/data/.fixtures
 FASHION_PREP := $(DATA_PREP)

@@ -42,9 +42,10 @@ def test_notebook_says_how_to_open_it() -> None:
     assert nb.cells[0].cell_type == "markdown" and "make notebook" in nb.cells[0].source
 
 
-def _sweep_values(command: str) -> dict[str, set[str]]:
-    """What a `python -m experiments.run -m ...` line of `make -n` sweeps: its preset's
-    hydra.sweeper.params, then the command line's own comma lists (which win), as sets of values."""
+def _sweep(command: str) -> tuple[str, dict[str, set[str]]]:
+    """The experiment folder of a `python -m experiments.run -m ...` line of `make -n`, and what it
+    sweeps: its preset's hydra.sweeper.params, then the command line's own comma lists (which win),
+    as sets of values."""
     import shlex
 
     from hydra import compose, initialize_config_dir
@@ -54,32 +55,30 @@ def _sweep_values(command: str) -> dict[str, set[str]]:
         cfg = compose(config_name="config", overrides=[a for a in args if "," not in a], return_hydra_config=True)
     swept = {key: set(str(value).split(",")) for key, value in cfg.hydra.sweeper.params.items()}
     swept.update({a.split("=", 1)[0]: set(a.split("=", 1)[1].split(",")) for a in args if "," in a})
-    return swept
+    return cfg.experiment_name, swept
 
 
 def test_each_study_target_runs_its_committed_seeds_several_at_a_time_one_thread_each() -> None:
-    """`make <study>` reruns the committed study: for every committed tables/<study>_runs.csv, the
-    target that reports it sweeps exactly the seeds of its rows, through the parallel launcher with
-    JOBS runs at once, and every run on one torch thread."""
+    """`make <study>` reruns the committed study: for every committed tables/<study>_runs.csv, a
+    target reports it, and the sweeps of `make reproduce-all` into its folder run exactly the seeds
+    of its rows, through the parallel launcher with JOBS runs at once, every run on one torch thread."""
     import pandas as pd
-
-    dry = _make("-n", "-B", "-o", ".venv/.installed", "JOBS=3", "reproduce-all")
-    commands = [line for line in dry.splitlines() if "experiments.run" in line or "make_report.py" in line]
-    checked = 0
-    for runs_csv in sorted((REPO / "results" / "tables").glob("*_runs.csv")):
-        study = runs_csv.name.removesuffix("_runs.csv").split("-")[0]
-        reports = [i for i, line in enumerate(commands) if line.endswith(f" {study}")]
-        assert reports, f"no make target reports {study}"
-        start = max([i for i, line in enumerate(commands[:reports[0]]) if "make_report.py" in line], default=-1) + 1
-        sweeps = commands[start:reports[0]]
-        assert sweeps and all("hydra/launcher=local_parallel hydra.launcher.n_jobs=3" in c for c in sweeps), study
-        seeds = set().union(*(_sweep_values(c).get("trainer.seed", set()) for c in sweeps))
-        committed = {str(s) for s in pd.read_csv(runs_csv)["seed"].unique()}
-        assert seeds == committed, f"{study}: make sweeps seeds {sorted(seeds)}, the committed runs have {sorted(committed)}"
-        checked += 1
-    assert checked >= 8
     from omegaconf import OmegaConf
 
+    dry = _make("-n", "-B", "-o", ".venv/.installed", "JOBS=3", "reproduce-all").splitlines()
+    sweeps = [line for line in dry if "experiments.run -m" in line]
+    assert sweeps and all("hydra/launcher=local_parallel hydra.launcher.n_jobs=3" in line for line in sweeps)
+    seeds: dict[str, set[str]] = {}
+    for line in sweeps:
+        folder, swept = _sweep(line)
+        seeds.setdefault(folder, set()).update(swept.get("trainer.seed", set()))
+    committed = sorted((REPO / "results" / "tables").glob("*_runs.csv"))
+    assert len(committed) >= 8
+    for runs_csv in committed:
+        study = runs_csv.name.removesuffix("_runs.csv").split("-")[0]  # dlrs_robust-helmholtz: dlrs_robust
+        assert any(line.endswith(f"make_report.py --runs results/runs --out results {study}") for line in dry), study
+        have = {str(s) for s in pd.read_csv(runs_csv)["seed"].unique()}
+        assert seeds.get(study) == have, f"{study}: make sweeps seeds {sorted(seeds.get(study, []))}, the committed runs have {sorted(have)}"
     assert OmegaConf.load(REPO / "configs" / "trainer" / "default.yaml").threads == 1
 
 
