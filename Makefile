@@ -133,7 +133,7 @@ fig9: $(STAMP) $(DATA_PREP) ## Fig. 9: MNIST, SimpleDLA, 4 batch sizes x {Adacom
 	$(REPORT) fig9
 
 # ---- studies beyond the paper: baselines, ablations, sensitivity -------------------------------
-.PHONY: baselines-pinn lr-sensitivity table1-cpu table1-baselines dlrs-ablation dlrs-robust images-cpu
+.PHONY: baselines-pinn lr-sensitivity images-long table1-cpu table1-baselines dlrs-ablation dlrs-robust images-cpu
 baselines-pinn: $(STAMP) ## PINN at 1000/2000 Hz x {static, DLRS, cosine, exponential, step, plateau, Schedule-Free AdamW, Prodigy}, 3 000 epochs
 	$(call sweep,baselines_pinn)
 	$(call sweep,baselines_pinn_rivals)
@@ -175,11 +175,16 @@ images-cpu: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN: batch 64/512 x
 	$(REPORT) images_cpu
 	$(REPORT) images_high_lr
 
+images-long: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN, 100 epochs with crop and flip, {static, DLRS, epoch-mean symmetric DLRS, cosine, Schedule-Free AdamW}, 5 seeds (~3 h on 2 CPU cores)
+	$(call sweep,images_long)
+	$(call sweep,images_long_rivals)
+	$(REPORT) images_long
+
 $(FASHION_RAW)/train-images-idx3-ubyte:
 	@$(MAKE) --no-print-directory data
 
 REPRODUCE_ALL := fig2 fig2-cosine fig2-reshuffled fig2-quick fig5 fig8 table1 fig9 baselines-pinn lr-sensitivity \
-	dlrs-ablation dlrs-robust images-cpu table1-cpu table1-baselines
+	dlrs-ablation dlrs-robust images-cpu images-long table1-cpu table1-baselines
 reproduce-all: $(REPRODUCE_ALL) ## every figure, table and study, in the order listed below (restartable: finished runs are skipped)
 
 reproduce-all-list: ## the targets reproduce-all runs, one per line

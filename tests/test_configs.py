@@ -37,7 +37,7 @@ def test_every_preset_composes_and_validates(preset: str, scale: str | None) -> 
                      "lr_sensitivity_images_rivals": "lr_sensitivity", "images_cpu_plateau": "images_cpu",
                      "images_cpu_rivals": "images_cpu", "baselines_pinn_rivals": "baselines_pinn",
                      "fig2_cosine": "fig2", "dlrs_robust_images": "dlrs_robust",
-                     "lr_sensitivity_cap": "lr_sensitivity"}
+                     "lr_sensitivity_cap": "lr_sensitivity", "images_long_rivals": "images_long"}
     assert cfg.experiment_name == shared_folder.get(preset, preset)
     # every job of the sweep for one of its seeds (the others differ only there), validated and named as
     # the command line does
