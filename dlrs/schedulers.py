@@ -9,9 +9,12 @@ keeps its state (Adam moments). Constructing one never changes the rate.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import numbers
+import os
+import warnings
 from typing import Any, Optional, Sequence, Union
 
 import torch
@@ -23,6 +26,17 @@ from .rules import (FIRST_WINDOW, Regime, SlopeKind, adacomp_lr, apply_dlrs_slop
                     check_slope_kind, finite_mean, lsq_slope, mean_change_slope, window_slope)
 
 logger = logging.getLogger("dlrs")
+# frames of this package and of torch.optim (LRScheduler.step calls back into it): a warning names the
+# user's line, the first frame outside them
+_INTERNAL = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(torch.optim.__file__)))
+
+
+def _warn_at_caller(message: str) -> None:
+    frame, level = inspect.currentframe(), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
 
 Loss = Union[float, torch.Tensor]
 Rate = Union[float, torch.Tensor]
@@ -337,14 +351,18 @@ class DLRS(LossScheduler):
         slope, self.last_skip_reason = self._estimate(values)
         self.last_slope = slope
         if stepped and len(values) <= 1:
-            # step() every batch (or no observe() at all): say once what to call when, not every step
-            level = logging.DEBUG if self._hinted else logging.WARNING
-            self._hinted = True
+            # step() every batch (or no observe() at all) is a misuse of the API: a Python warning, which
+            # warning filters and pytest see, once per scheduler; later windows only to the debug log
             outcome = ("left the learning rate unchanged: " + str(self.last_skip_reason) if slope is None
                        else "took a slope from a single loss")
-            logger.log(level, "DLRS %s. step() ended a window of %d observed loss(es): call observe(loss) after "
-                       "every batch and step() once per epoch, or use DLRS(..., every=N) to decide every N losses "
-                       "in a loop without epochs (said once)", outcome, len(values))
+            message = (f"DLRS {outcome}. step() ended a window of {len(values)} observed loss(es): call observe(loss) "
+                       "after every batch and step() once per epoch, or use DLRS(..., every=N) to decide every N "
+                       "losses in a loop without epochs (said once)")
+            if self._hinted:
+                logger.debug(message)
+            else:
+                _warn_at_caller(message)
+            self._hinted = True
         elif slope is None:
             # slope="epoch_mean" has nothing to compare its first window with: expected, not a problem
             level = logging.INFO if self.last_skip_reason == FIRST_WINDOW else logging.WARNING
