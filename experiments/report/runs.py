@@ -154,13 +154,14 @@ def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
 
 def _trajectory(metrics: Optional[pd.DataFrame], metric: Optional[str], row: dict[str, Any]) -> dict[str, Any]:
     """From metrics.csv: the epoch of the best metric, the first epoch below the PINN's 1 % target,
-    and the rate used in the last epoch."""
+    the rate used in the last epoch and the highest rate of the run."""
     out: dict[str, Any] = {"best_epoch": float("nan"), "first_epoch_below_1pct": float("nan"),
-                           "final_lr": float("nan")}
+                           "final_lr": float("nan"), "peak_lr": float("nan")}
     if metrics is None or not len(metrics):
         return out
     if "lr" in metrics.columns:
         out["final_lr"] = _float(metrics["lr"].iloc[-1])
+        out["peak_lr"] = _float(pd.to_numeric(metrics["lr"], errors="coerce").max())
     top = best_row(metrics.to_dict("records"), metric, higher_is_better(row)) if metric in metrics.columns else None
     if top is not None:
         out["best_epoch"] = int(top["epoch"])

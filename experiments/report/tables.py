@@ -162,7 +162,8 @@ def _lr_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Final metric per task, initial rate and schedule: does the schedule remove the need to tune the rate?"""
     runs = runs.assign(final_metric=[r.get(f"final_{r.get('metric')}") for _, r in runs.iterrows()],
                        higher_is_better=runs.apply(higher_is_better, axis=1))
-    agg = aggregate(runs, ["task", "lr", "schedule"], ["final_metric", "final_lr"])
+    rates = ["final_lr", "peak_lr"] if "peak_lr" in runs else ["final_lr"]  # runs of before 2026-12-07: no peak
+    agg = aggregate(runs, ["task", "lr", "schedule"], ["final_metric", *rates])
     agg["higher_is_better"] = agg["task"].map(runs.groupby("task")["higher_is_better"].first())
     bounds = runs[runs["status"] != "diverged"].groupby(["task", "lr", "schedule"])["final_metric"]
     agg["final_metric_min"] = [bounds.min().get(k, math.nan) for k in zip(agg["task"], agg["lr"], agg["schedule"])]
@@ -170,7 +171,9 @@ def _lr_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     shown = pd.DataFrame({"Task": agg["task"], "Initial lr": agg["lr"].map(_g),
                           "Schedule": agg["schedule"].map(_schedule_label),
                           "Final metric (rel. error / test acc %)": _pm(agg, "final_metric", ".3g"),
-                          "Final lr": _pm(agg, "final_lr", ".2e"), "Seeds": agg["n_seeds"], "Status": agg["status"]})
+                          "Final lr": _pm(agg, "final_lr", ".2e"),
+                          **({"Peak lr": _pm(agg, "peak_lr", ".2e")} if "peak_lr" in runs else {}),
+                          "Seeds": agg["n_seeds"], "Status": agg["status"]})
     return agg, shown, "Sensitivity to the initial learning rate: final metric per task, initial rate and schedule"
 
 
