@@ -305,8 +305,9 @@ def best_row(rows: Sequence[Mapping[str, Any]], metric: str, higher_is_better: b
 
 def summarize(cfg: DictConfig, status: str, rows: list[dict[str, Any]], *, task: Any, final_lr: Optional[float],
               total_time_s: float, message: Optional[str], world_size: int, device: str,
-              rerun: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """summary.json's content: the run's identity in a few fields, the last and best metrics."""
+              rerun: Optional[dict[str, Any]] = None, n_params: Optional[int] = None) -> dict[str, Any]:
+    """summary.json's content: the run's identity in a few fields, the model's parameter count, the
+    last and best metrics."""
     metric = task.metric if task else None
     higher = task.higher_is_better if task else None
     final = {k: v for k, v in (rows[-1] if rows else {}).items() if k not in NOT_RESULTS}
@@ -324,7 +325,7 @@ def summarize(cfg: DictConfig, status: str, rows: list[dict[str, Any]], *, task:
         "task": cfg.task.name, "model": cfg.model.name, "schedule": cfg.schedule.name,
         "optimizer": cfg.optimizer.name, "lr": float(cfg.optimizer.lr), "batch_size": int(cfg.task.batch_size),
         "frequency": float(cfg.task.frequency) if "frequency" in cfg.task else None,
-        "seed": int(cfg.trainer.seed), "epochs": int(cfg.trainer.epochs),
+        "seed": int(cfg.trainer.seed), "epochs": int(cfg.trainer.epochs), "n_params": n_params,
         "epochs_completed": len(rows), "metric": metric, "higher_is_better": higher,
         "final": final, "best": best, "final_lr": final_lr, "total_time_s": total_time_s,
         "diverged_at_epoch": rows[-1]["epoch"] if status == "diverged" else None,

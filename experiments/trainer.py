@@ -354,9 +354,11 @@ class Trainer:
 
     def _write_summary(self, status: str, message: Optional[str] = None) -> dict[str, Any]:
         final_lr = float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else None
+        model = getattr(self, "model", None)
+        n_params = sum(p.numel() for p in model.parameters()) if model is not None else None
         summary = summarize(self.cfg, status, self.rows, task=self.task, final_lr=final_lr,
                             total_time_s=self.position.wall, message=message, world_size=self.env.world_size,
-                            device=str(self.device), rerun=self.rerun)
+                            device=str(self.device), rerun=self.rerun, n_params=n_params)
         self.run_dir.write_summary(summary)
         return summary
 

@@ -121,6 +121,7 @@ def _read_run(run_dir: Path) -> Optional[dict[str, Any]]:
         row["metric"] = row["metric"] or _metric_of(metrics)
         final, best = (v if isinstance(v, dict) else {} for v in (summary.get("final"), summary.get("best")))
         row["total_time_s"] = summary.get("total_time_s")
+        row["n_params"] = summary.get("n_params")  # runs of before 2026-12-07 did not record it
     row["diverged_at_epoch"] = summary.get("diverged_at_epoch") if summary else None
     row["epochs_completed"] = (summary or {}).get("epochs_completed") or 0
     metric = row["metric"]

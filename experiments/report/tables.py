@@ -225,11 +225,16 @@ def lr_robustness_markdown(robust: pd.DataFrame) -> str:
 
 def _table1(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """The paper's Table 1 (Normal vs DLRS, ours beside theirs), plus a column per other schedule run."""
-    agg = aggregate(runs, ["model", "schedule"], ["final_test_acc"])
+    # seconds per epoch (training and evaluation) and parameters, where the runs recorded them
+    runs = runs.assign(epoch_time_s=pd.to_numeric(runs["total_time_s"], errors="coerce")
+                       / pd.to_numeric(runs["epochs_completed"], errors="coerce").where(lambda n: n > 0))
+    extra = ["epoch_time_s"] + (["n_params"] if "n_params" in runs and runs["n_params"].notna().any() else [])
+    agg = aggregate(runs, ["model", "schedule"], ["final_test_acc", *extra])
     others = [s for s in agg["schedule"].drop_duplicates() if s not in ("static", "dlrs")]
+    on_cifar = set(runs["task"].dropna()) <= {"cifar10"}  # the paper's numbers are CIFAR-10's: beside those only
     numeric, shown = [], []
     # every paper architecture gets a row (its numbers beside "—" until runs exist)
-    for model in sorted(set(agg["model"]) | set(PAPER_TABLE1), key=lambda m: _rank("model", m)):
+    for model in sorted(set(agg["model"]) | (set(PAPER_TABLE1) if on_cifar else set()), key=lambda m: _rank("model", m)):
         row: dict[str, Any] = {"architecture": ARCH_NAMES.get(model, model), "model": model}
         text: dict[str, Any] = {"Architecture": row["architecture"]}
         paper = PAPER_TABLE1.get(model, (float("nan"), float("nan")))
@@ -244,8 +249,11 @@ def _table1(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
             label = "Normal" if name == "normal" else "DLRS"
             text[f"{label} (ours)"] = (mean_std_text(mean, row[f"{name}_std"], ".2f", r["n_diverged"] == r["n_seeds"])
                                        if r is not None else "—")
-            text[f"{label} (paper)"] = _num(ref, ".2f")
-            text[f"{label} Δ vs paper"] = _num(mean - ref, "+.2f")
+            if on_cifar:
+                text[f"{label} (paper)"] = _num(ref, ".2f")
+                text[f"{label} Δ vs paper"] = _num(mean - ref, "+.2f")
+            row[f"{name}_epoch_time_s"] = r["epoch_time_s_mean"] if r is not None else math.nan
+            text[f"{label}: s / epoch"] = _num(row[f"{name}_epoch_time_s"], ".0f")
         for sched in others:  # e.g. table1_baselines: cosine and plateau
             sub = agg[(agg["model"] == model) & (agg["schedule"] == sched)]
             r = sub.iloc[0] if len(sub) else None
@@ -255,13 +263,20 @@ def _table1(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
             text[f"{_schedule_label(sched)} (ours)"] = (
                 mean_std_text(mean, std, ".2f", r["n_diverged"] == r["n_seeds"]) if r is not None else "—")
         row.update(gain=row["dlrs_mean"] - row["normal_mean"], paper_gain=paper[1] - paper[0])
+        if "n_params" in extra:
+            counts = agg.loc[agg["model"] == model, "n_params_mean"].dropna()
+            row["n_params"] = counts.iloc[0] if len(counts) else math.nan
+            text["Parameters"] = f"{row['n_params']:,.0f}" if math.isfinite(row["n_params"]) else "—"
         text.update({"DLRS − Normal (ours)": _num(row["gain"], "+.2f"),
-                     "DLRS − Normal (paper)": _num(row["paper_gain"], "+.2f"),
+                     **({"DLRS − Normal (paper)": _num(row["paper_gain"], "+.2f")} if on_cifar else {}),
                      "Seeds": f"{row['normal_n_seeds']} / {row['dlrs_n_seeds']}",
                      "Status (Normal / DLRS)": f"{row['normal_status']} / {row['dlrs_status']}"})
         numeric.append(row)
         shown.append(text)
-    caption = "CIFAR-10 final test accuracy (%), Normal (static rate) vs DLRS, beside the paper's Table 1" + (
+    task = ", ".join(sorted(set(runs["task"].dropna()))) or "CIFAR-10"
+    caption = (f"{task}: final test accuracy (%), Normal (static rate) vs DLRS"
+               + (", beside the paper's Table 1 (CIFAR-10)" if on_cifar else "; the paper's Table 1 is CIFAR-10, not comparable")
+               + ", seconds per epoch (training and evaluation)") + (
         f", and {', '.join(_schedule_label(s) for s in others)}" if others else "")
     return pd.DataFrame(numeric), pd.DataFrame(shown), caption
 
