@@ -215,6 +215,8 @@ def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> l
         for sched in sorted(set(sub["schedule"]), key=lambda s: _rank("schedule", s)):
             line = sub[sub["schedule"] == sched].sort_values("lr")
             name, color = SCHEDULES.get(sched, (str(sched), None))
+            if sched == "dlrs" and "dlrs_uncapped" in set(sub["schedule"]):  # say which of the two is capped
+                name += ", the task's rate bounds"
             if len(line) == 1:  # Prodigy: its lr is a multiplier (1.0 by default), not a rate on this axis
                 name += f" (lr = {_g(line['lr'].iloc[0])} multiplier)"
             ax.plot(line["lr"], line["final_metric_mean"], marker="o" if len(line) > 1 else "D", color=color,
