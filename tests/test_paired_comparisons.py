@@ -98,10 +98,10 @@ def test_every_committed_interval_recomputes_from_the_committed_runs(paired_csv:
     runs = pd.read_csv(paired_csv.with_name(paired_csv.name.replace("_paired.csv", "_runs.csv")))
     cells = [c for c in committed.columns if c not in PAIRED_COLUMNS]
     pooled = next(iter(set(committed["pooled_over"]) - {""}), None)
-    # per headline metric (lr_sensitivity holds errors and accuracies), in the order the runs list them
+    # per headline metric (lr_sensitivity holds errors and accuracies), in the order of their names
     references = tuple(committed["reference"].unique())  # in the order the preset lists them
     again = corrected(pd.concat([paired_tables(group, cells, f"final_{metric}", metric == "test_acc", references, pooled)
-                                 for metric, group in runs.groupby("metric", sort=False)], ignore_index=True))
+                                 for metric, group in runs.groupby("metric", sort=True)], ignore_index=True))
     # the runs table holds 10 significant digits: the recomputed intervals agree to 1e-6
     pd.testing.assert_frame_equal(again.reset_index(drop=True), committed, check_dtype=False, rtol=1e-8, atol=1e-6)
 

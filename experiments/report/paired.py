@@ -234,7 +234,7 @@ def comparisons(kind: str, runs: pd.DataFrame, references: Sequence[str] = (REFE
     cells = CELLS[kind]
     tables = [paired_tables(group, cells, f"final_{metric}", higher_is_better(group.iloc[0]), references,
                             pooled_cell(cells))
-              for metric, group in runs.groupby("metric", sort=False) if f"final_{metric}" in group]
+              for metric, group in runs.groupby("metric", sort=True) if f"final_{metric}" in group]
     tables = [table for table in tables if len(table)]
     # one table, one family: the correction counts every comparison it prints
     return corrected(pd.concat(tables, ignore_index=True)) if tables else pd.DataFrame()
