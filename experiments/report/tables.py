@@ -274,9 +274,9 @@ def _table1(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
         numeric.append(row)
         shown.append(text)
     task = ", ".join(sorted(set(runs["task"].dropna()))) or "CIFAR-10"
-    caption = (f"{task}: final test accuracy (%), Normal (static rate) vs DLRS"
-               + (", beside the paper's Table 1 (CIFAR-10)" if on_cifar else "; the paper's Table 1 is CIFAR-10, not comparable")
-               + ", seconds per epoch (training and evaluation)") + (
+    caption = (f"{task}: final test accuracy (%) and seconds per epoch (training and evaluation), Normal (static "
+               "rate) vs DLRS" + (", beside the paper's Table 1" if on_cifar else " (the paper's Table 1 is CIFAR-10: "
+                                  "not comparable)")) + (
         f", and {', '.join(_schedule_label(s) for s in others)}" if others else "")
     return pd.DataFrame(numeric), pd.DataFrame(shown), caption
 
