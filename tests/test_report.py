@@ -551,3 +551,18 @@ def test_the_rate_figure_counts_runs_known_only_from_an_earlier_table(tmp_path: 
     written = report.make_report("lr_sensitivity", tmp_path / "runs", tmp_path / "out", earlier)
     assert tmp_path / "out" / "figures" / "lr_sensitivity.png" in written
     assert "dlrs_uncapped" in set(pd.read_csv(tmp_path / "out" / "tables" / "lr_sensitivity_runs.csv")["schedule"])
+
+
+@pytest.mark.parametrize("task, paper", [("fashion_mnist", False), ("cifar10", True)])
+def test_the_table1_layout_shows_the_paper_only_beside_cifar10(tmp_path: Path, task: str, paper: bool) -> None:
+    """table1_cpu (Fashion-MNIST) against table1 (CIFAR-10): the paper's Table 1 numbers stand beside
+    CIFAR-10 runs only; both show seconds per epoch."""
+    from experiments import report
+
+    experiment = "table1_cpu" if task == "fashion_mnist" else "table1"
+    for schedule in ("static", "dlrs"):
+        write_fake_run(tmp_path / "runs", experiment, task=task, model="resnet18", schedule=schedule, seed=50)
+    report.make_report(experiment, tmp_path / "runs", tmp_path / "out")
+    md = (tmp_path / "out" / "tables" / f"{experiment}.md").read_text()
+    assert ("Normal (paper)" in md) == paper and ("not comparable" in md) == (not paper)
+    assert "Normal: s / epoch" in md and "DLRS: s / epoch" in md
