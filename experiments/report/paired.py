@@ -13,8 +13,8 @@ A table makes many comparisons (every cell, method and reference), so its verdic
 for them: each row's t-test p-value (the dual of its interval) is adjusted by Holm's method within
 the table's family, and the verdict is the reference's, ``better`` or ``worse`` only where the
 adjusted p is below 0.05, else ``not separated``; ``verdict_uncorrected`` keeps the interval's own.
-Two families per table: the per-cell rows, and the pooled rows (``pooled_over``: the pairs of every
-frequency, batch size or rate together, with a sign test's p beside the t-test's). A row with fewer
+Two families per table and task: the per-cell rows, and the pooled rows (``pooled_over``: the pairs
+of every frequency, batch size or rate together, with a sign test's p beside the t-test's). A row with fewer
 than MIN_PAIRS pairs gets no verdict. Pairs where either run did not end with a finite value
 (diverged) are left out and counted. Input: one row per run, as in ``tables/<experiment>_runs.csv``,
 so every committed table recomputes from that file.
@@ -106,7 +106,8 @@ def _compare(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> dict[str, 
         x = a - b
         mean, low, high = t_interval(x)
         # better for the reference = positive difference: flip the orientation for verdict()
-        row = dict(statistic="difference", estimate=mean, ci_low=low, ci_high=high, verdict_uncorrected=verdict(-high, -low, 0.0))
+        row = dict(statistic="difference", estimate=mean, ci_low=low, ci_high=high,
+                   verdict_uncorrected=verdict(-high, -low, 0.0))
     else:  # geometric mean of reference / method
         x = np.log(a / b)
         mean, low, high = t_interval(x)
