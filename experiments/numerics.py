@@ -1,5 +1,5 @@
-"""Where a CPU run's last bits come from, and the settings that pin them (``trainer.threads``,
-``trainer.numerics``).
+"""Where a CPU run's last bits come from, and the setting that pins them (``trainer.numerics``;
+``trainer.threads`` fixes the other half, the thread count).
 
 A long PINN trajectory is chaotic: the last bits of one matrix product decide, thousands of epochs
 later, where the run ends. Those bits depend on the thread count (how a sum is split) and on the
@@ -14,7 +14,8 @@ one thread, 2026-12-07): none on the PINN (87.6 against 94.6 ms an epoch), 15 % 
 
 The libraries read these variables when they first compute, so ``pin`` must run before the first
 tensor operation of the process: ``python -m experiments.run`` applies it before it imports the
-trainer, and ``train()`` applies it again (a no-op then) for callers from Python. What was in force is
+trainer; ``train()`` applies it again for callers from Python, where it takes effect only if the
+process has not computed yet (tests/conftest.py pins its processes at import for that reason). What was in force is
 recorded in each run's ``summary.json`` (``rerun``), with the CPU's vendor and model.
 """
 
@@ -35,14 +36,6 @@ def pin(numerics: str) -> None:
     environment as it is (each library picks its fastest path for this CPU)."""
     if numerics == "pinned":
         os.environ.update(PINNED_ENV)
-
-
-def set_threads(threads: Optional[int]) -> None:
-    """torch's intra-op threads for this process; ``None`` keeps torch's default (one per core)."""
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
 
 
 def cpu_model() -> dict[str, Optional[str]]:

@@ -30,7 +30,7 @@ from .builders import build_optimizer, build_schedule, build_task
 from .config_check import check_config
 from .schema import Config
 from .errors import UserError
-from .numerics import pin, set_threads
+from .numerics import pin
 from .progress import EpochProgress
 from .run_dir import Position, RunDir, provenance, run_identity, summarize
 from .tasks.base import TaskContext
@@ -383,7 +383,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Validate ``cfg``, then train (or resume, or skip) the run it describes; returns the summary."""
     config = check_config(cfg)
     pin(config.trainer.numerics)  # already done by experiments.run; here for callers from Python
-    set_threads(config.trainer.threads)
+    if config.trainer.threads is not None:  # null: torch's default, one thread per core
+        torch.set_num_threads(config.trainer.threads)
     env = DistEnv.from_environment()
     device = resolve_device(config.trainer.device, env.local_rank)
     if env.enabled and not dist.is_initialized():
