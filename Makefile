@@ -99,7 +99,7 @@ sweep  = $(BIN)/python -m experiments.run -m +experiment=$(1) hydra/launcher=loc
 	paths.results=$(RESULTS) $(if $(SEEDS),trainer.seed=$(SEEDS)) $(SCALE_ARGS)
 REPORT = $(BIN)/python scripts/make_report.py --runs $(RESULTS)/runs --out $(RESULTS)
 
-.PHONY: fig2 fig2-cosine fig2-reshuffled fig2-quick fig5 fig8 table1 fig9 reproduce-all reproduce-all-list report
+.PHONY: fig2 fig2-cosine fig2-reshuffled fig2-quick fig5 fig8 table1 fig9 reproduce-all reproduce-all-list report docs
 fig2: $(STAMP) ## Fig. 2: Helmholtz PINN, 5 frequencies x {static, DLRS}, 10 000 epochs
 	$(call sweep,fig2)
 	$(REPORT) fig2
@@ -190,8 +190,11 @@ reproduce-all: $(REPRODUCE_ALL) ## every figure, table and study, in the order l
 reproduce-all-list: ## the targets reproduce-all runs, one per line
 	@printf '%s\n' $(REPRODUCE_ALL)
 
-report: $(STAMP) ## redraw every figure and table from whatever runs exist
+report: $(STAMP) ## redraw every figure and table from whatever runs exist (then the docs' generated blocks)
 	$(REPORT) all
+
+docs: $(STAMP) ## rewrite the generated blocks of README.md and docs/ from results/tables/
+	$(BIN)/python scripts/sync_docs.py
 
 # fixture data for REPRO_SCALE=smoke and `make smoke`
 %/data/.fixtures: $(STAMP)

@@ -24,6 +24,9 @@ import pandas as pd  # noqa: E402
 
 from experiments.errors import UserError  # noqa: E402
 from experiments.report import EXPERIMENTS, declared_layout, make_report  # noqa: E402
+from experiments.report.generated_docs import sync_documents  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def experiments_to_report(name: str, runs_dir: Path) -> list[str]:
@@ -63,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in written:
         print(path)
+    if args.out.resolve() == REPO / "results":  # the committed tables changed: so do the blocks quoting them
+        for document in sync_documents(REPO):
+            print(f"{REPO / document} (generated blocks)")
     return 0
 
 

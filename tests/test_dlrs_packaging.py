@@ -1,5 +1,5 @@
 """The published artefacts: `python -m build` makes a wheel and an sdist of dlrs-repro holding the
-scheduler package only (py.typed, SPDX licence, version), and the README's warm-up example runs
+scheduler package only (py.typed, SPDX licence, version), and the library guide's warm-up example runs
 from the installed wheel. (The full check, a clean venv with torch only, is in CHANGELOG.md.)"""
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ def test_sdist_has_the_sources_changelog_and_licence(dist: Path) -> None:
 
 
 @pytest.mark.slow
-def test_readme_warmup_example_runs_from_the_wheel(dist: Path, tmp_path: Path) -> None:
+def test_library_warmup_example_runs_from_the_wheel(dist: Path, tmp_path: Path) -> None:
     (wheel,) = dist.glob("dlrs_repro-*.whl")
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site),
                     str(wheel)], check=True, timeout=scaled(120))
-    (block,) = [b for b in re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "library.md").read_text(), re.S)
                 if "SequentialLR" in b]
     check = ("import sys, dlrs\n"
              f"assert dlrs.__file__.startswith({str(site)!r}), dlrs.__file__\n"

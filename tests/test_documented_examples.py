@@ -1,5 +1,6 @@
-"""The README's promises: its Python examples run (the plain DLRS loop sets exactly the rates the
-rule gives for the losses it saw), and the two top commands are the Makefile's."""
+"""The README's and the library guide's promises: their Python examples run (the plain DLRS loop sets
+exactly the rates the rule gives for the losses it saw, the other loops print what the text after
+them says), and the README's two top commands are the Makefile's."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ import dlrs
 import dlrs.rules
 from dlrs import dlrs_decision
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+GUIDE = README + "\n" + (REPO / "docs" / "library.md").read_text()  # where the text after a block is searched
+BLOCKS = re.findall(r"```python\n(.*?)```", GUIDE, re.S)
 DLRS_KEYS = ("delta_d", "delta_o", "delta_i", "min_lr", "max_lr")
 
 
 def block_with(word: str) -> str:
-    """The one README Python block that mentions ``word``."""
+    """The one Python block of the README or the library guide that mentions ``word``."""
     (block,) = [b for b in BLOCKS if word in b]
     return block
 
@@ -32,7 +35,7 @@ def printed_rates(out: str) -> list[float]:
 
 def _loop_block() -> str:
     """The first Python block of the README that builds a DLRS schedule and steps it (the plain loop)."""
-    loops = [b for b in BLOCKS if "DLRS(" in b and ".observe(" in b and ".step(" in b]
+    loops = [b for b in re.findall(r"```python\n(.*?)```", README, re.S) if "DLRS(" in b and ".observe(" in b and ".step(" in b]
     assert loops, "no DLRS loop in README.md"
     return loops[0]
 
@@ -105,17 +108,17 @@ def test_readme_loop_sets_exactly_the_rates_of_the_rule(monkeypatch: pytest.Monk
     assert (again["windows"], again["lrs"], out_again) == (run["windows"], run["lrs"], out)
 
 
-def test_readme_warmup_then_dlrs(capsys) -> None:
+def test_library_warmup_then_dlrs(capsys) -> None:
     block = block_with("SequentialLR")
     assert len([line for line in block.splitlines() if line.strip()]) <= 16
     namespace: dict = {}
     torch.manual_seed(0)  # DLRS's own rates then differ from 0.005 in the printed digits
-    exec(compile(block, "README.md", "exec"), namespace)
+    exec(compile(block, "docs/library.md", "exec"), namespace)
     printed = re.findall(r"^(\d+) ([0-9.e-]+)$", capsys.readouterr().out, re.M)
     assert [int(epoch) for epoch, _ in printed] == list(range(6))
     rates = [float(rate) for _, rate in printed]
     # what the text after the block says the example prints: the rate each epoch trained with
-    text = README[README.index(block) + len(block):][:900]
+    text = GUIDE[GUIDE.index(block) + len(block):][:900]
     claim = re.search(r"It prints the rate each epoch trained with: ([0-9.]+), ([0-9.]+) and ([0-9.]+) in the "
                       r"warm-up epochs 0, 1\s+and 2", text)
     assert claim, "the text says what the warm-up example prints"
@@ -125,7 +128,7 @@ def test_readme_warmup_then_dlrs(capsys) -> None:
     assert namespace["dlrs"].last_epoch == 3 and namespace["dlrs"].last_regime is not None
 
 
-def test_readme_lightning_example(capsys, monkeypatch, tmp_path) -> None:
+def test_library_lightning_example(capsys, monkeypatch, tmp_path) -> None:
     try:
         import lightning  # noqa: F401
     except ImportError:
@@ -133,7 +136,7 @@ def test_readme_lightning_example(capsys, monkeypatch, tmp_path) -> None:
             raise
         pytest.skip("needs the lightning extra: pip install -e '.[lightning]'")
     monkeypatch.chdir(tmp_path)
-    exec(compile(block_with("lightning"), "README.md", "exec"), {})
+    exec(compile(block_with("lightning"), "docs/library.md", "exec"), {})
     rate, regime = re.search(r"^\[([0-9.e-]+)\] (\w+)$", capsys.readouterr().out, re.M).groups()
     assert float(rate) != 5e-3 and regime in ("convergent", "stagnant", "divergent")
 
@@ -143,7 +146,7 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert [line.split()[:2] for line in first_block] == [["make", "run"], ["make", "test"]]
 
 
-def test_readme_every_n_losses_loop(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_library_every_n_losses_loop(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """The loop without epochs: it prints exactly the rates the rule gives, window after window of 50
     of the losses it observed, and what the text after it says it prints."""
     block = block_with("every=")
@@ -151,7 +154,7 @@ def test_readme_every_n_losses_loop(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     recorder = _Recorder()
     recorder.install(monkeypatch)
     torch.manual_seed(0)
-    exec(compile(block, "README.md", "exec"), {})
+    exec(compile(block, "docs/library.md", "exec"), {})
     (run,) = recorder.runs
     losses = run["windows"][0]  # never stepped: every observed loss in one list
     kwargs = {k: v for k, v in run["kwargs"].items() if k in DLRS_KEYS}
@@ -170,6 +173,6 @@ def test_readme_every_n_losses_loop(monkeypatch: pytest.MonkeyPatch, capsys: pyt
                                                                ("min_lr", 1e-7), ("max_lr", 1.0))})
         want.append((repr(lr), regime if s is not None else "None"))
     assert [(rate, regime) for _, rate, regime in printed] == want
-    text = README[README.index(block) + len(block):][:400]
+    text = GUIDE[GUIDE.index(block) + len(block):][:400]
     assert "It prints the rate after each window of 50 losses: `50 [0.005] None` first" in text
     assert printed[0][1:] == ("0.005", "None") and len({rate for _, rate, _ in printed}) > 1
