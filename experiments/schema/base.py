@@ -13,15 +13,12 @@ import functools
 import importlib
 import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
 from ..errors import UserError
-
-if TYPE_CHECKING:
-    from .config import Config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 RULE = "config_rule"  # the error type of a broken rule between keys: its message is the whole line
@@ -43,13 +40,10 @@ def rule(message: str) -> PydanticCustomError:
 
 class Group(BaseModel):
     """One config node: every key declared (an undeclared key is an error), values strict (no
-    string read as a number, no number as a bool) and finite. ``check_with(cfg)`` holds the rules
-    that need other groups (run after all of them validated)."""
+    string read as a number, no number as a bool) and finite. A rule that needs another group is
+    not here but in experiments/schema/config.py, which imports every group (never the reverse)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-    def check_with(self, cfg: "Config") -> None:
-        """Rules against other groups; raise ``rule(...)``."""
 
 
 def _text(max_bytes: int, what: str, directory: bool = False) -> Any:

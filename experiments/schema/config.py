@@ -1,5 +1,5 @@
 """configs/config.yaml's top level: the groups, the trainer's and paths' keys, the run's names, and
-the rules between groups."""
+the rules between groups, all of them here (this module imports every group; no group imports it)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from pydantic import Field, create_model, model_validator
 
 from ..numerics import NUMERICS
-from .base import CONFIG_DIR, PATH, Group, NonNegativeInt, PositiveInt, group_options, name
+from .base import CONFIG_DIR, PATH, Group, NonNegativeInt, PositiveInt, group_options, name, rule
 from .model import MODELS, Model
 from .optimizer import OPTIMIZERS, OptimizerBase
 from .schedule import SCHEDULES, ScheduleBase
@@ -79,8 +79,8 @@ class Config(Group):
 
     @model_validator(mode="after")
     def _groups_agree(self) -> "Config":
-        for group in (self.model, self.task, self.optimizer, self.schedule, self.trainer, self.paths):
-            group.check_with(self)
+        for check in (_model_fits_task, _optimizer_goes_with_schedule, _schedule_fits_run):
+            check(self)
         return self
 
     @classmethod
@@ -92,6 +92,39 @@ class Config(Group):
 @functools.lru_cache(maxsize=None)
 def _with_groups(groups: tuple[tuple[str, type[Group]], ...]) -> type[Config]:
     return create_model("Config", __base__=Config, **{group: (schema, ...) for group, schema in groups})
+
+
+# ---- the rules between groups (each raises ``rule(...)``, the whole message) ----------------------
+def _model_fits_task(cfg: Config) -> None:
+    model, task = cfg.model, cfg.task
+    if task.gives not in model.takes:
+        raise rule(f"model={model.name} does not fit task={task.name}: model={model.name} takes "
+                   f"{' or '.join(model.takes)}, task={task.name} gives {task.gives}; the models that take "
+                   f"{task.gives}: {', '.join(fitting_models(task.gives))}")
+
+
+def _optimizer_goes_with_schedule(cfg: Config) -> None:
+    optimizer, schedule = cfg.optimizer, cfg.schedule
+    if optimizer.schedules is not None and schedule.name not in optimizer.schedules:
+        raise rule(f"optimizer={optimizer.name} does not go with schedule={schedule.name}: {optimizer.schedules_why}; "
+                   f"use schedule={' or schedule='.join(optimizer.schedules)}")
+
+
+def _schedule_fits_run(cfg: Config) -> None:
+    """The warm-up ends before the run does; a rate the schedule goes down to is at most the initial
+    rate; a replayed run holds a rate for every epoch."""
+    schedule, epochs, lr = cfg.schedule, cfg.trainer.epochs, cfg.optimizer.lr
+    if schedule.warmup_epochs >= epochs:
+        raise rule(f"schedule.warmup_epochs must be an integer in [0, trainer.epochs={epochs}), "
+                   f"got {schedule.warmup_epochs!r}")
+    key, why = schedule.floor
+    value = getattr(schedule, key, None) if key else None
+    if value is not None and value > lr:
+        raise rule(f"schedule.{key} ({value:g}) is above the initial rate optimizer.lr ({lr:g}){why}")
+    rates = schedule.epochs_of_rates
+    if rates is not None and rates < epochs:
+        raise rule(f"schedule.metrics_csv={getattr(schedule, 'metrics_csv', '')} has {rates} epochs of rates, fewer "
+                   f"than trainer.epochs={epochs}; replay a longer run or set trainer.epochs={rates}")
 
 
 def fitting_models(gives: str) -> list[str]:

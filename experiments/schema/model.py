@@ -6,32 +6,22 @@ checked against the class's signature. A model with its own rules has a schema h
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from .base import Group, Registry, name, rule
 
-if TYPE_CHECKING:
-    from .config import Config
-
 ACTIVATIONS = ("sin", "cos", "tanh")  # models/pinn_mlp.py
 
 
 class Model(Group):
-    """Every model; ``takes`` says which tasks' ``gives`` it fits (by default: an image network)."""
+    """Every model; ``takes`` says which tasks' ``gives`` it fits (by default: an image network;
+    the rule is experiments/schema/config.py's)."""
 
     takes: ClassVar[tuple[str, ...]] = ("28x28 images", "32x32 images")
     name: name()
     target: str = Field(alias="_target_")
-
-    def check_with(self, cfg: "Config") -> None:
-        if cfg.task.gives not in self.takes:
-            from .config import fitting_models  # the model configs: only when a message needs them
-
-            raise rule(f"model={self.name} does not fit task={cfg.task.name}: model={self.name} takes "
-                       f"{' or '.join(self.takes)}, task={cfg.task.name} gives {cfg.task.gives}; the models that take "
-                       f"{cfg.task.gives}: {', '.join(fitting_models(cfg.task.gives))}")
 
 
 class MnistCNN(Model):

@@ -4,14 +4,11 @@ on a value; any other optimizer class is checked against its signature."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from pydantic import Field
 
-from .base import TRUE, Betas, Group, NonNegative, NonNegativeInt, Positive, Registry, name, rule
-
-if TYPE_CHECKING:
-    from .config import Config
+from .base import TRUE, Betas, Group, NonNegative, NonNegativeInt, Positive, Registry, name
 
 
 class OptimizerBase(Group):
@@ -20,14 +17,9 @@ class OptimizerBase(Group):
     partial: TRUE = Field(alias="_partial_", description="true (the parameters are passed in later)")
     lr: Positive
     weight_decay: NonNegative
-    # the schedules this optimizer makes sense with (None: any); why, in the message
+    # the schedules this optimizer makes sense with (None: any); why, in the message (the rule: config.py)
     schedules: ClassVar[Optional[tuple[str, ...]]] = None
     schedules_why: ClassVar[str] = ""
-
-    def check_with(self, cfg: "Config") -> None:
-        if self.schedules is not None and cfg.schedule.name not in self.schedules:
-            raise rule(f"optimizer={self.name} does not go with schedule={cfg.schedule.name}: {self.schedules_why}; "
-                       f"use schedule={' or schedule='.join(self.schedules)}")
 
 
 class Adam(OptimizerBase):

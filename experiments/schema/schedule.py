@@ -7,35 +7,27 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from pydantic import Field, PrivateAttr, model_validator
 
 from .base import (PATH, TRUE, Fraction, Group, NonNegative, NonNegativeInt, OpenFraction, Positive, PositiveInt, Registry,
                    name, rule)
 
-if TYPE_CHECKING:
-    from .config import Config
-
 
 class ScheduleBase(Group):
     name: name()
     target: str = Field(alias="_target_")
     partial: TRUE = Field(alias="_partial_", description="true (the optimizer is passed in later)")
-    warmup_epochs: NonNegativeInt                       # < trainer.epochs (check_with)
+    warmup_epochs: NonNegativeInt                       # < trainer.epochs (config.py)
     warmup_start_factor: Fraction
     # a key that is a rate the schedule goes down to, so at most optimizer.lr; and why, in the message
     floor: ClassVar[tuple[str, str]] = ("", "")
 
-    def check_with(self, cfg: "Config") -> None:
-        epochs = cfg.trainer.epochs
-        if self.warmup_epochs >= epochs:
-            raise rule(f"schedule.warmup_epochs must be an integer in [0, trainer.epochs={epochs}), "
-                       f"got {self.warmup_epochs!r}")
-        key, why = self.floor
-        value = getattr(self, key, None) if key else None
-        if value is not None and value > cfg.optimizer.lr:
-            raise rule(f"schedule.{key} ({value:g}) is above the initial rate optimizer.lr ({cfg.optimizer.lr:g}){why}")
+    @property
+    def epochs_of_rates(self) -> Optional[int]:
+        """Epochs of rates it holds, where that bounds trainer.epochs (replay); the rules are config.py's."""
+        return None
 
 
 class BoundedRate(ScheduleBase):
@@ -116,6 +108,10 @@ class Replay(ScheduleBase):
     metrics_csv: PATH                   # a metrics.csv with >= trainer.epochs rows
     _rates: int = PrivateAttr(0)
 
+    @property
+    def epochs_of_rates(self) -> Optional[int]:
+        return self._rates
+
     @model_validator(mode="after")
     def _readable(self) -> "Replay":
         from experiments.schedules import read_lr_column  # imports torch: only when replay is chosen
@@ -130,13 +126,6 @@ class Replay(ScheduleBase):
             raise rule(f"schedule.metrics_csv={path}: cannot read its lr column ({reason}); "
                        "give the metrics.csv of a run") from None
         return self
-
-    def check_with(self, cfg: "Config") -> None:
-        super().check_with(cfg)
-        epochs = cfg.trainer.epochs
-        if self._rates < epochs:
-            raise rule(f"schedule.metrics_csv={self.metrics_csv} has {self._rates} epochs of rates, fewer than "
-                       f"trainer.epochs={epochs}; replay a longer run or set trainer.epochs={self._rates}")
 
 
 SCHEDULES = Registry("schedule", "_target_", {
