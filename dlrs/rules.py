@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Literal, Optional
+from typing import Any, Callable, Iterable, Literal, NamedTuple, Optional
 
 Regime = Literal["divergent", "stagnant", "convergent"]
-# How a window of losses becomes the slope the rule acts on (docs/dlrs_in_ordinary_loops.md).
-SlopeKind = Literal["paper", "lsq", "epoch_mean"]
-SLOPE_KINDS: tuple[str, ...] = ("paper", "lsq", "epoch_mean")
 
 # A window whose mean loss is this small carries no usable slope (division by ~0).
 MEAN_LOSS_FLOOR = 1e-12
@@ -33,6 +30,7 @@ class DLRSDecision:
     slope: Optional[float]
     regime: Optional[Regime]
     skip_reason: Optional[str] = None
+    carry: Any = None  # what the slope estimate hands to the next window (see Slope)
 
 
 def check_lr(lr: float, name: str = "lr") -> float:
@@ -80,13 +78,6 @@ def window_slope(losses: Iterable[float]) -> tuple[Optional[float], Optional[str
     if mean <= MEAN_LOSS_FLOOR:
         return None, f"mean loss {mean:.3g} <= {MEAN_LOSS_FLOOR:g}; slope undefined"
     return (finite[-1] - finite[0]) / mean, None
-
-
-def check_slope_kind(slope: str) -> str:
-    """Return ``slope`` unless it is not one of :data:`SLOPE_KINDS` (then raise ``ValueError``)."""
-    if slope not in SLOPE_KINDS:
-        raise ValueError(f"slope must be one of {', '.join(SLOPE_KINDS)}; got {slope!r}")
-    return slope
 
 
 def finite_mean(losses: Iterable[float]) -> Optional[float]:
@@ -153,6 +144,52 @@ def mean_change_slope(previous_mean: Optional[float], losses: Iterable[float]) -
     return (mean - previous_mean) / middle, None
 
 
+class SlopeEstimate(NamedTuple):
+    """One window's slope, or ``None`` and why not; and the state the next window's estimate gets."""
+
+    slope: Optional[float]
+    reason: Optional[str] = None
+    carry: Any = None
+
+
+@dataclass(frozen=True)
+class Slope:
+    """One way a window of losses becomes the slope the DLRS rule acts on: an entry of :data:`SLOPES`.
+
+    ``estimate(losses, carry)`` is called once per window with the window's losses (floats in the
+    order they were computed, non-finite ones included) and the ``carry`` it returned for the
+    previous window: ``None`` for the first window, after a restart and for a stateless estimate.
+    ``carry`` is the estimate's only state; DLRS keeps it between windows and in its ``state_dict()``,
+    so it must be a plain value (``None``, a number, a list of numbers) that ``torch.load(weights_only=True)`` reads.
+    ``min_losses``: the fewest losses a window can hold and still give a slope (``DLRS(every=N)`` needs ``N >= min_losses``).
+    """
+
+    estimate: Callable[[list[float], Any], SlopeEstimate]
+    min_losses: int = 2
+
+
+def _epoch_mean(losses: list[float], previous_mean: Any) -> SlopeEstimate:
+    """:func:`mean_change_slope` against the previous window's mean; this window's mean (if any) is carried on."""
+    mean = finite_mean(losses)
+    return SlopeEstimate(*mean_change_slope(previous_mean, losses), previous_mean if mean is None else mean)
+
+
+# The slopes DLRS(slope=<name>) and dlrs_decision(slope=<name>) know, by name (docs/dlrs_in_ordinary_loops.md
+# compares them). Adding one is adding an entry: the scheduler, dlrs_decision and the harness's schema read it here.
+SLOPES: dict[str, Slope] = {
+    "paper": Slope(lambda losses, _: SlopeEstimate(*window_slope(losses))),  # the paper's (L_B - L_1) / mean(L)
+    "lsq": Slope(lambda losses, _: SlopeEstimate(*lsq_slope(losses))),      # least squares over the whole window
+    "epoch_mean": Slope(_epoch_mean, min_losses=1),                          # change of the window's mean loss
+}
+
+
+def check_slope_kind(slope: str) -> str:
+    """Return ``slope`` unless it names no entry of :data:`SLOPES` (then raise ``ValueError``)."""
+    if slope not in SLOPES:
+        raise ValueError(f"slope must be one of {', '.join(SLOPES)}; got {slope!r}")
+    return slope
+
+
 def apply_dlrs_slope(
     lr: float, slope: float, *, delta_d: float, delta_o: float, delta_i: float, min_lr: float, max_lr: float
 ) -> tuple[float, Regime]:
@@ -177,20 +214,30 @@ def dlrs_decision(
     delta_i: float = 0.1,
     min_lr: float = 1e-7,
     max_lr: float = 1.0,
+    slope: str = "paper",
+    carry: Any = None,
 ) -> DLRSDecision:
     """Apply the DLRS rule once and report slope and regime as well as the new rate.
 
-    See :func:`dlrs_lr` for the rule.
+    See :func:`dlrs_lr` for the rule. ``slope`` names the entry of :data:`SLOPES` that turns the
+    window into the slope, as ``DLRS(slope=...)``; ``carry`` is the previous decision's ``carry``
+    (``slope="epoch_mean"``: the previous window's mean), ``None`` for the first window.
+
+    >>> first = dlrs_decision(0.005, [3.5, 2.5], slope="epoch_mean")   # nothing to compare with yet
+    >>> first.lr, first.carry
+    (0.005, 3.0)
+    >>> round(dlrs_decision(first.lr, [2.5, 1.5], slope="epoch_mean", carry=first.carry).lr, 12)   # slope -0.4
+    0.00504
     """
     lr = check_lr(lr)
     check_dlrs_params(delta_d, delta_o, delta_i, min_lr, max_lr)
-    slope, skip_reason = window_slope(losses)
-    if slope is None:
-        return DLRSDecision(lr, None, None, skip_reason)
+    value, skip_reason, carry = SLOPES[check_slope_kind(slope)].estimate(list(map(float, losses)), carry)
+    if value is None:
+        return DLRSDecision(lr, None, None, skip_reason, carry)
     new_lr, regime = apply_dlrs_slope(
-        lr, slope, delta_d=delta_d, delta_o=delta_o, delta_i=delta_i, min_lr=min_lr, max_lr=max_lr
+        lr, value, delta_d=delta_d, delta_o=delta_o, delta_i=delta_i, min_lr=min_lr, max_lr=max_lr
     )
-    return DLRSDecision(new_lr, slope, regime)
+    return DLRSDecision(new_lr, value, regime, carry=carry)
 
 
 def dlrs_lr(

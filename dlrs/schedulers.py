@@ -22,8 +22,8 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from .rules import (FIRST_WINDOW, Regime, SlopeKind, adacomp_lr, apply_dlrs_slope, check_dlrs_params, check_lr,
-                    check_slope_kind, finite_mean, lsq_slope, mean_change_slope, window_slope)
+from .rules import (FIRST_WINDOW, SLOPES, Regime, adacomp_lr, apply_dlrs_slope, check_dlrs_params, check_lr,
+                    check_slope_kind)
 
 logger = logging.getLogger("dlrs")
 # frames of this package and of torch.optim (LRScheduler.step calls back into it): a warning names the
@@ -238,7 +238,8 @@ class DLRS(LossScheduler):
     a window with fewer than two finite losses or a mean <= 1e-12 leaves the rate unchanged
     and logs why.
 
-    ``slope`` picks how a window becomes the slope (the rule above stays as it is):
+    ``slope`` names the entry of :data:`dlrs.rules.SLOPES` that turns a window into the slope (the
+    rule above stays as it is):
 
     * ``"paper"`` (default): ``(L_B - L_1) / mean(L)``, the paper's rule exactly
       (:func:`dlrs.rules.window_slope`). Under a per-epoch reshuffle it mostly measures which two
@@ -248,6 +249,8 @@ class DLRS(LossScheduler):
     * ``"epoch_mean"``: the change of the window's mean loss since the previous window,
       ``(m - m_prev) / ((m + m_prev) / 2)`` (:func:`dlrs.rules.mean_change_slope`); the first
       window only records its mean.
+
+    An entry added to :data:`dlrs.rules.SLOPES` is taken by name like these.
 
     ``every=N`` decides every ``N`` observed losses instead of at ``step()``, for loops without
     epochs (streaming data, iteration budgets): ``observe()`` applies the rule when the window is
@@ -287,7 +290,7 @@ class DLRS(LossScheduler):
         delta_i: float = 0.1,
         min_lr: float = 1e-7,
         max_lr: float = 1.0,
-        slope: SlopeKind = "paper",
+        slope: str = "paper",
         every: Optional[int] = None,
         distributed: Optional[bool] = None,
     ) -> None:
@@ -300,7 +303,7 @@ class DLRS(LossScheduler):
         self.every = _check_every(every, self.slope)
         self.distributed = distributed
         self._window: list[Loss] = []
-        self._previous_mean: Optional[float] = None  # slope="epoch_mean": the last window's mean loss
+        self._carry: Any = None  # what the slope estimate kept from the last window (epoch_mean: its mean)
         self._hinted = False  # the one warning about windows of a single loss was given
         self.last_slope: Optional[float] = None
         self.last_regime: Optional[Regime] = None
@@ -320,7 +323,7 @@ class DLRS(LossScheduler):
             self._set_lrs(self._decide(values, stepped=False))
 
     def _restart(self) -> None:
-        self._window, self._previous_mean = [], None
+        self._window, self._carry = [], None
 
     def _next_lrs(self, losses: Optional[list[float]]) -> list[Rate]:
         """Apply the rule to the observed window (or to ``losses``) and start a new window.
@@ -333,22 +336,10 @@ class DLRS(LossScheduler):
         self._window = []
         return self._decide(values, stepped=losses is None)
 
-    def _estimate(self, values: list[float]) -> tuple[Optional[float], Optional[str]]:
-        """The window's slope under ``self.slope`` (and, for epoch_mean, remember its mean)."""
-        if self.slope == "lsq":
-            return lsq_slope(values)
-        if self.slope == "epoch_mean":
-            estimate = mean_change_slope(self._previous_mean, values)
-            mean = finite_mean(values)
-            if mean is not None:
-                self._previous_mean = mean
-            return estimate
-        return window_slope(values)
-
     def _decide(self, values: list[float], stepped: bool) -> list[Rate]:
         """The rates after one window of losses; records slope, regime and why nothing changed.
         ``stepped``: step() ended a window that observe() filled (not ``every``, not explicit losses)."""
-        slope, self.last_skip_reason = self._estimate(values)
+        slope, self.last_skip_reason, self._carry = SLOPES[self.slope].estimate(values, self._carry)
         self.last_slope = slope
         if stepped and len(values) <= 1:
             # step() every batch (or no observe() at all) is a misuse of the API: a Python warning, which
@@ -383,12 +374,12 @@ class DLRS(LossScheduler):
                                 min_lr=self.min_lr, max_lr=self.max_lr)
 
     def state_dict(self) -> dict[str, Any]:
-        """Hyper-parameters, last update, the current (partial) window as floats and, for
-        ``slope="epoch_mean"``, the previous window's mean."""
+        """Hyper-parameters, last update, the current (partial) window as floats and what the slope
+        estimate carries to the next window (``slope="epoch_mean"``: the previous window's mean)."""
         return {
             **super().state_dict(),
             "window": _read_losses(self._window, reduce_over_ranks=False),
-            "previous_mean": self._previous_mean,
+            "carry": self._carry,
             "last_slope": self.last_slope,
             "last_regime": self.last_regime,
             "last_skip_reason": self.last_skip_reason,
@@ -399,7 +390,7 @@ class DLRS(LossScheduler):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self._window = [float(x) for x in state["window"]]
-        self._previous_mean = state.get("previous_mean")
+        self._carry = state.get("carry", state.get("previous_mean"))  # "previous_mean": saved by 0.2.0
         self.last_slope, self.last_regime = state["last_slope"], state["last_regime"]
         self.last_skip_reason = state.get("last_skip_reason")
         for key, value in state.get("hparams", {}).items():
@@ -407,14 +398,16 @@ class DLRS(LossScheduler):
 
 
 def _check_every(every: Optional[int], slope: str) -> Optional[int]:
-    """``every`` as an int, or ``ValueError``: at least 1, and 2 where the slope needs two losses."""
+    """``every`` as an int, or ``ValueError``: at least 1, and at least the losses the slope needs."""
     if every is None:
         return None
     if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
         raise ValueError(f"every must be None or a positive integer, got {every!r}")
-    if every < 2 and slope != "epoch_mean":
-        raise ValueError(f"every={every}: a window of one loss has no {slope} slope; use every >= 2 "
-                         "(or slope='epoch_mean', which compares window means)")
+    need = SLOPES[slope].min_losses
+    if every < need:
+        others = [f"slope={name!r}" for name, s in SLOPES.items() if s.min_losses <= every]
+        raise ValueError(f"every={every}: a window of {every} loss(es) has no {slope} slope; use every >= {need}"
+                         + (f" (or {' or '.join(others)})" if others else ""))
     return int(every)
 
 
