@@ -390,7 +390,7 @@ class DLRS(LossScheduler):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self._window = [float(x) for x in state["window"]]
-        self._carry = state.get("carry", state.get("previous_mean"))  # "previous_mean": saved by 0.2.0
+        self._carry = state.get("carry", state.get("previous_mean"))  # "previous_mean": saved before the slope table
         self.last_slope, self.last_regime = state["last_slope"], state["last_regime"]
         self.last_skip_reason = state.get("last_skip_reason")
         for key, value in state.get("hparams", {}).items():

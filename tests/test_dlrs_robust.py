@@ -260,7 +260,7 @@ def test_epoch_mean_resume_needs_the_previous_mean() -> None:
     fresh.load_state_dict(state)
     fresh.step([2.5, 1.5])
     assert fresh.last_slope == close(-0.4)  # without the mean it would only record this window's
-    # a state saved by 0.2.0 holds the mean as "previous_mean"
+    # a state saved before the slope table holds the mean as "previous_mean"
     old = DLRS(sgd(0.005), slope="epoch_mean")
     old.load_state_dict({**{k: v for k, v in state.items() if k != "carry"}, "previous_mean": 3.0})
     old.step([2.5, 1.5])
