@@ -1,17 +1,17 @@
 """The paper's figures and tables, redrawn from run directories (``results/runs/<experiment>/<run>/``).
 
 ``make_report`` aggregates over seeds (mean ± std) and writes ``figures/<experiment>[_lr].{png,pdf}``
-and ``tables/<experiment>.{csv,md}``. The layout of both (``pinn``, ``batch``, ``lr``, ...) is the
-``report.layout`` that the preset of the same name declares (configs/experiment/<experiment>.yaml);
-only such a curated experiment writes under ``out_dir`` (``results/``). Any other folder
-(``default``, ``demo``, your own ``experiment_name``) gets its report beside the runs, in
-``<runs_dir>/<experiment>/report/``, with a layout guessed from its runs, so ad-hoc runs never
-overwrite the curated figures and tables.
+and ``tables/<experiment>.{csv,md}``. The layout of both (``pinn``, ``batch``, ``lr``, ...: the
+declarations of experiments/report_layouts.py) is the ``report.layout`` that the preset of the same
+name declares (configs/experiment/<experiment>.yaml), where the runs fit it; only such a curated
+experiment writes under ``out_dir`` (``results/``). Any other folder (``default``, ``demo``, your
+own ``experiment_name``) gets its report beside the runs, in ``<runs_dir>/<experiment>/report/``,
+with a layout guessed from its runs, so ad-hoc runs never overwrite the curated figures and tables.
 
-One report holds one task and one model (an architecture comparison: one task): a folder that
-holds runs of several is reported once per task (``<experiment>-<task>``, or
-``<experiment>-<task>-<model>``), with a line saying so. ``lr_sensitivity`` is the exception: its
-table has a task column and its figure a panel per task.
+One report holds one task and one model, unless its layout's panels are the tasks or the models
+(``lr``: a panel per task; ``arch``: a row per model): a folder that holds runs of several is
+reported once per task (``<experiment>-<task>``, or ``<experiment>-<task>-<model>``), with a line
+saying so.
 
 The parts: ``runs`` (reading run directories), ``tables``, ``figures`` and ``names`` (labels and
 colours). No torch import here: reports must be cheap to redraw while runs are still going.
@@ -27,6 +27,7 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from ..report_layouts import LAYOUTS, Layout
 from ..schema import CONFIG_DIR
 
 from .figures import plot_comparison, plot_experiment, plot_paired
@@ -35,12 +36,10 @@ from .paired import REFERENCE, comparisons, labelled, paired_table
 from .runs import FINISHED, REPORT_DIR, higher_is_better, load_curves, load_runs, read_metrics
 from .tables import aggregate, build_table, mean_std_text, status_text, to_markdown, write_table
 
-__all__ = ["make_report", "with_earlier_runs", "comparisons", "paired_table", "labelled", "experiment_kind", "is_curated", "report_dir", "split_runs", "load_runs", "load_curves",
+__all__ = ["make_report", "with_earlier_runs", "comparisons", "paired_table", "labelled", "experiment_layout", "is_curated", "report_dir", "split_runs", "load_runs", "load_curves",
            "read_metrics", "aggregate", "build_table", "write_table", "plot_experiment", "plot_comparison",
            "mean_std_text", "status_text", "to_markdown", "declared_layout", "declared_references", "EXPERIMENTS", "PAPER_TABLE1",
-           "ARCH_NAMES", "SCHEDULES", "FINISHED", "REPORT_DIR"]
-
-PINN_KINDS = ("pinn", "ablation")
+           "ARCH_NAMES", "SCHEDULES", "FINISHED", "REPORT_DIR", "LAYOUTS", "Layout"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,30 +75,34 @@ def report_dir(experiment: str, runs_dir: Path, out_dir: Path) -> Path:
     return Path(out_dir) if is_curated(experiment) else Path(runs_dir) / experiment / REPORT_DIR
 
 
-def _measures_errors(runs: pd.DataFrame) -> pd.Series:
-    return ~runs.apply(higher_is_better, axis=1).astype(bool)
+def fits(layout: Layout, runs: pd.DataFrame) -> bool:
+    """Whether every run measures what ``layout`` is made for (an error, an accuracy, or either)."""
+    return layout.higher_is_better is None or all(
+        higher_is_better(run) == layout.higher_is_better for _, run in runs.iterrows())
 
 
-def _guess_kind(runs: pd.DataFrame) -> str:
-    if _measures_errors(runs).any():
-        return "pinn"
-    if runs["model"].nunique() > 1:
-        return "arch"
-    return "batch"
+def _splits(layout: Layout, runs: pd.DataFrame) -> bool:
+    return len(runs.reindex(columns=list(layout.panels)).dropna().drop_duplicates()) > 1
 
 
-def experiment_kind(experiment: str, runs: Optional[pd.DataFrame] = None) -> str:
-    """'pinn', 'ablation', 'batch', 'rate', 'arch' or 'lr': the preset's declared layout where the runs
-    fit it (dlrs_robust's image runs do not fit its PINN layout), else guessed from the runs."""
-    kind = declared_layout(experiment)
-    if runs is None or runs.empty:
-        return kind or "batch"
-    if kind == "lr":
-        return kind
-    pinn = bool(_measures_errors(runs).all())
-    if kind is not None and (kind in PINN_KINDS) == pinn:
-        return kind
-    return _guess_kind(runs)
+def guessed_layout(runs: pd.DataFrame) -> str:
+    """For runs no preset declares a layout for: the first layout offered for a guess that fits the
+    runs and splits them into several panels, else the last one that fits (none fits runs of errors
+    and accuracies together: the first offered)."""
+    offered = [name for name, layout in LAYOUTS.items() if layout.guess]
+    fitting = [name for name in offered if fits(LAYOUTS[name], runs)] or offered[:1]
+    return next((name for name in fitting if _splits(LAYOUTS[name], runs)), fitting[-1])
+
+
+def experiment_layout(experiment: str, runs: Optional[pd.DataFrame] = None) -> str:
+    """The name of the layout ``runs`` of ``experiment`` are drawn in: the preset's declared layout
+    where the runs fit it (dlrs_robust's image runs do not fit its PINN layout), else one guessed
+    from the runs."""
+    declared = declared_layout(experiment)
+    runs = pd.DataFrame() if runs is None else runs
+    if declared is not None and fits(LAYOUTS[declared], runs):
+        return declared
+    return guessed_layout(runs)
 
 
 def _label(value: object) -> str:
@@ -111,11 +114,12 @@ def split_runs(experiment: str, runs: pd.DataFrame) -> list[tuple[str, pd.DataFr
 
     One group keeps the experiment's name; several get ``<experiment>-<task>[-<model>]``.
     """
-    if runs.empty or declared_layout(experiment) == "lr":  # one table with a task column
+    declared = declared_layout(experiment)
+    if runs.empty or declared is not None and "task" in LAYOUTS[declared].panels:  # a panel per task
         return [(experiment, runs)]
     groups: list[tuple[tuple[str, ...], pd.DataFrame]] = []
     for task, by_task in runs.groupby(runs["task"].map(_label), sort=True):
-        if experiment_kind(experiment, by_task) == "arch":  # models are the columns of the table
+        if "model" in LAYOUTS[experiment_layout(experiment, by_task)].panels:  # a panel (row) per model
             groups.append(((task,), by_task))
             continue
         for model, by_model in by_task.groupby(by_task["model"].map(_label), sort=True):
@@ -154,16 +158,17 @@ def make_report(experiment: str, runs_dir: Path, out_dir: Path, earlier: Optiona
               f"reported separately as {', '.join(name for name, _ in parts)}")
     written: list[Path] = []
     for name, group in parts:
-        kind = experiment_kind(experiment, group)
-        paired = comparisons(kind, group, declared_references(experiment))  # once: table and figure
-        written += write_table(name, kind, group, target, paired)
+        layout = experiment_layout(experiment, group)
+        paired = comparisons(layout, group, declared_references(experiment))  # once: table and figure
+        written += write_table(name, layout, group, target, paired)
         if len(paired):
             written += plot_paired(name, paired, target)
-        if kind != "lr" and group["run_dir"].isna().any():  # the lr figure needs only each run's final value
+        curves_drawn = LAYOUTS[layout].figure == "curves"  # the other figure needs only each run's final value
+        if curves_drawn and group["run_dir"].isna().any():
             print(f"{name}: {int(group['run_dir'].isna().sum())} run(s) come from the earlier table only; "
                   "the curve figures, which need every run's metrics.csv, were not redrawn")
             continue
         shown = labelled(group)
-        curves = pd.DataFrame() if kind == "lr" else load_curves(Path(runs_dir), experiment, shown)
-        written += plot_experiment(name, kind, shown, curves, target)
+        curves = load_curves(Path(runs_dir), experiment, shown) if curves_drawn else pd.DataFrame()
+        written += plot_experiment(name, layout, shown, curves, target)
     return written

@@ -15,8 +15,9 @@ from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .names import ARCH_NAMES, SCHEDULES  # noqa: E402
-from .runs import _float, _warn  # noqa: E402
+from ..report_layouts import LAYOUTS  # noqa: E402
+from .names import ARCH_NAMES, NOTED_BESIDE, SCHEDULES  # noqa: E402
+from .runs import _float, _warn, higher_is_better  # noqa: E402
 from .tables import _g, _rank, batch_order_text, scale_text  # noqa: E402
 
 # ---- figures -----------------------------------------------------------------------------------
@@ -29,7 +30,9 @@ def _column_title(column: str, value: Any) -> str:
         return f"initial lr {_g(value)}"
     if column == "shuffle":
         return batch_order_text(value)
-    return ARCH_NAMES.get(value, str(value))
+    if column in ("model", "task"):
+        return ARCH_NAMES.get(value, str(value))
+    return f"{column.replace('_', ' ')} {_g(value)}"
 
 
 def _schedule_curves(ax: plt.Axes, curves: pd.DataFrame, value: str, log: bool) -> None:
@@ -148,45 +151,51 @@ def _save(fig: plt.Figure, out_dir: Path, stem: str, title_inches: float = 0.6,
     return paths
 
 
-def plot_experiment(experiment: str, kind: str, runs: pd.DataFrame, curves: pd.DataFrame,
+def plot_experiment(experiment: str, layout: str, runs: pd.DataFrame, curves: pd.DataFrame,
                     out_dir: Path) -> list[Path]:
-    """The experiment's figure (<experiment>.png/.pdf: loss, learning rate, and the metric or the PINN's
-    field, one column per panel value) and the learning-rate figure (<experiment>_lr.png/.pdf)."""
-    if kind == "lr":
+    """The experiment's figure in the report layout named ``layout`` (experiments/report_layouts.py):
+    <experiment>.png/.pdf (loss, learning rate, and the metric, or for runs that measure an error the
+    PINN's field; a column per panel) and the learning-rate figure (<experiment>_lr.png/.pdf); or
+    the final metric against the initial rate."""
+    declared = LAYOUTS[layout]
+    if declared.figure == "rates":
         return plot_lr_sensitivity(experiment, runs, out_dir)
-    if kind == "ablation":  # one column per (frequency, batch order)
-        runs, curves = _with_panel(runs), _with_panel(curves)
-    if kind == "rate":  # one column per initial rate (the curves' own "lr" is the rate each epoch used)
-        runs = runs.assign(initial_lr=runs["lr"])
-        curves = curves.assign(initial_lr=curves["run_dir"].map(dict(zip(runs["run_dir"], runs["lr"]))))
-    column = {"pinn": "frequency", "batch": "batch_size", "rate": "initial_lr", "arch": "model", "ablation": "panel"}[kind]
-    values = sorted(set(runs[column].dropna()), key=lambda v: _rank(column, v))
+    panels = list(declared.panels)
+    # a run's panel: its values of the panel columns (a curve row's: its run's, by run_dir; the
+    # curves' own "lr" is the rate each epoch used, not the run's initial rate)
+    keys = [tuple(None if pd.isna(v) else v for v in row) for row in runs[panels].itertuples(index=False)]
+    values = sorted({key for key in keys if any(v is not None for v in key)},
+                    key=lambda key: tuple(_rank(c, v) for c, v in zip(panels, key)))
+    index = {key: i for i, key in enumerate(values)}
+    run_panel = pd.Series([index.get(key) for key in keys], index=runs.index, dtype=object)
+    curve_panel = curves["run_dir"].map(dict(zip(runs["run_dir"], run_panel))) if len(curves) else None
     n = max(len(values), 1)
-    pinn = kind in ("pinn", "ablation")
+    field = not any(higher_is_better(run) for _, run in runs.iterrows())  # an error: the PINN's, with its field
     fig, axes = plt.subplots(3, n, figsize=(3.4 * n + 0.9, 9.0), squeeze=False)
     lr_fig, lr_axes = plt.subplots(1, n, figsize=(3.4 * n + 0.9, 3.2), squeeze=False)
     for i, value in enumerate(values):
-        sub_curves = curves[curves[column] == value] if len(curves) else curves
+        sub_curves = curves[curve_panel == i] if len(curves) else curves
+        title = ", ".join(_column_title(c, v) for c, v in zip(panels, value))
         top, middle, low, lr_ax = axes[0][i], axes[1][i], axes[2][i], lr_axes[0][i]
         _schedule_curves(top, sub_curves, "train_loss", log=True)
-        top.set_title(_column_title(column, value))
+        top.set_title(title)
         for ax in (middle, lr_ax):
             _schedule_curves(ax, sub_curves, "lr", log=True)
             ax.set_xlabel("epoch")
-        lr_ax.set_title(_column_title(column, value))
-        if pinn:
-            _field_panel(low, runs[runs[column] == value])
+        lr_ax.set_title(title)
+        if field:
+            _field_panel(low, runs[run_panel == i])
         else:
             _schedule_curves(low, sub_curves, "test_acc", log=False)
             low.set_xlabel("epoch")
     axes[0][0].set_ylabel("train loss")
     axes[1][0].set_ylabel("learning rate")
-    axes[2][0].set_ylabel("p(x)" if pinn else "test accuracy (%)")
+    axes[2][0].set_ylabel("p(x)" if field else "test accuracy (%)")
     lr_axes[0][0].set_ylabel("learning rate")
     title_inches = _suptitle(fig, f"{experiment}. {scale_text(runs)}")
     lr_title_inches = _suptitle(lr_fig, f"{experiment}: learning rate used in each epoch")
     bottom_inches = 0.5
-    if pinn:  # room for the field panels' legends, drawn below them
+    if field:  # room for the field panels' legends, drawn below them
         field_legend_inches = 0.15 * max(len(ax.get_legend_handles_labels()[1]) for ax in axes[2]) + 0.1
         width, height = fig.get_size_inches()
         fig.set_size_inches(width, height + field_legend_inches)
@@ -196,11 +205,6 @@ def plot_experiment(experiment: str, kind: str, runs: pd.DataFrame, curves: pd.D
     lr_title_inches = _shared_legend(lr_fig, list(lr_axes[0]), lr_title_inches)
     return (_save(fig, out_dir, experiment, title_inches, bottom_inches)
             + _save(lr_fig, out_dir, f"{experiment}_lr", lr_title_inches))
-
-
-def _with_panel(df: pd.DataFrame) -> pd.DataFrame:
-    order = [batch_order_text(s) for s in df.get("shuffle", pd.Series(dtype=object))]
-    return df.assign(panel=[f"{_g(f)} Hz, {o}" for f, o in zip(df.get("frequency", []), order)])
 
 
 def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -215,8 +219,9 @@ def plot_lr_sensitivity(experiment: str, runs: pd.DataFrame, out_dir: Path) -> l
         for sched in sorted(set(sub["schedule"]), key=lambda s: _rank("schedule", s)):
             line = sub[sub["schedule"] == sched].sort_values("lr")
             name, color = SCHEDULES.get(sched, (str(sched), None))
-            if sched == "dlrs" and "dlrs_uncapped" in set(sub["schedule"]):  # say which of the two is capped
-                name += ", the task's rate bounds"
+            beside, note = NOTED_BESIDE.get(sched, (None, ""))
+            if beside in set(sub["schedule"]):  # e.g. DLRS beside DLRS uncapped: say which of the two is capped
+                name += f", {note}"
             if len(line) == 1:  # Prodigy: its lr is a multiplier (1.0 by default), not a rate on this axis
                 name += f" (lr = {_g(line['lr'].iloc[0])} multiplier)"
             ax.plot(line["lr"], line["final_metric_mean"], marker="o" if len(line) > 1 else "D", color=color,

@@ -21,3 +21,5 @@ SCHEDULES = {
     "schedule_free_adamw": ("Schedule-Free AdamW", "tab:olive"), "prodigy": ("Prodigy", "gold"),
 }
 
+# a schedule's label gains a note where another schedule is drawn beside it: (the other, the note)
+NOTED_BESIDE = {"dlrs": ("dlrs_uncapped", "the task's rate bounds")}

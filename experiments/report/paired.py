@@ -22,31 +22,48 @@ so every committed table recomputes from that file.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from ..report_layouts import LAYOUTS
+from ..schema import CONFIG_DIR
+from ..schema.optimizer import OPTIMIZERS
 from .names import SCHEDULES
 from .runs import higher_is_better
 
 REFERENCE = "dlrs"
 CONFIDENCE = 0.95
-# optimizers that bring their own step size: their runs are named by the optimizer, not the schedule
-BASE_OPTIMIZERS = ("adam", "sgd")
 # fewer pairs than this: a t-interval on 2 pairs has 1 degree of freedom and means little; no verdict
 MIN_PAIRS = 3
 PAIRED_COLUMNS = ["pooled_over", "reference", "method", "n_pairs", "n_left_out", "reference_wins", "statistic",
                   "estimate", "ci_low", "ci_high", "p_value", "p_sign", "verdict_uncorrected", "p_holm", "verdict"]
 
 
+@functools.lru_cache(maxsize=None)
+def brings_its_own_step_size(optimizer: str) -> bool:
+    """Whether the optimizer of configs/optimizer/<optimizer>.yaml brings its own step size, as its
+    schema declares by restricting the schedules it goes with (experiments/schema/optimizer.py:
+    Schedule-Free AdamW replaces the schedule, Prodigy's lr multiplies its own estimate). One that
+    takes any schedule (Adam, SGD, any class the schema checks by its signature) is a base the
+    schedules are compared on. No such config: an unknown optimizer, kept apart by its name."""
+    path = CONFIG_DIR / "optimizer" / f"{optimizer}.yaml"
+    if not path.is_file():
+        return True
+    return OPTIMIZERS.schemas.get(OmegaConf.load(path).get("_target_"), OPTIMIZERS.base).schedules is not None
+
+
 def method_of(schedule: Any, optimizer: Any) -> str:
-    """What a run compares as: its schedule (``dlrs``, ``cosine``, ...) on the base optimizers, else
+    """What a run compares as: its schedule (``dlrs``, ``cosine``, ...) on a base optimizer, else
     its optimizer (``schedule_free_adamw``), or both (``prodigy+cosine``)."""
-    if optimizer in BASE_OPTIMIZERS or optimizer is None or (isinstance(optimizer, float) and math.isnan(optimizer)):
+    if optimizer is None or (isinstance(optimizer, float) and math.isnan(optimizer)) \
+            or not brings_its_own_step_size(str(optimizer)):
         return str(schedule)
     return str(optimizer) if schedule == "static" else f"{optimizer}+{schedule}"
 
@@ -196,12 +213,6 @@ def paired_text(row: pd.Series) -> str:
     return f"{row['estimate']:+.2f}{interval} pts"
 
 
-# cells of a comparison per report layout (a preset's report.layout); the method is compared within each,
-# and once more over all values of the first cell that is not the task (the pooled rows)
-CELLS = {"pinn": ["frequency"], "ablation": ["frequency", "shuffle"], "batch": ["batch_size"], "rate": ["lr"],
-         "lr": ["task", "lr"]}
-
-
 def pooled_cell(cells: Sequence[str]) -> Optional[str]:
     return next((c for c in cells if c != "task"), None)
 
@@ -226,13 +237,15 @@ def paired_tables(runs: pd.DataFrame, cells: Sequence[str], metric: str, higher_
     return corrected(pd.concat(tables, ignore_index=True)) if tables else pd.DataFrame(columns=[*cells, *PAIRED_COLUMNS])
 
 
-def comparisons(kind: str, runs: pd.DataFrame, references: Sequence[str] = (REFERENCE,)) -> pd.DataFrame:
-    """The paired table of one report layout (empty where the layout has none or no reference ran):
-    per headline metric of the runs (an error as ratios, an accuracy as differences), against each
-    of ``references`` (a preset's ``report.references``)."""
-    if kind not in CELLS or runs.empty or "metric" not in runs:
+def comparisons(layout: str, runs: pd.DataFrame, references: Sequence[str] = (REFERENCE,)) -> pd.DataFrame:
+    """The paired table of the report layout named ``layout`` (experiments/report_layouts.py), within
+    its cells, and once more over all values of the first cell that is not the task (the pooled
+    rows); empty where the layout has no cells or no reference ran. Per headline metric of the runs
+    (an error as ratios, an accuracy as differences), against each of ``references`` (a preset's
+    ``report.references``)."""
+    cells = list(LAYOUTS[layout].cells)
+    if not cells or runs.empty or "metric" not in runs:
         return pd.DataFrame()
-    cells = CELLS[kind]
     tables = [paired_tables(group, cells, f"final_{metric}", higher_is_better(group.iloc[0]), references,
                             pooled_cell(cells))
               for metric, group in runs.groupby("metric", sort=True) if f"final_{metric}" in group]

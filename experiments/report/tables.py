@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..constants import STATUS_ORDER
 from ..io import write_text_atomic
+from ..report_layouts import LAYOUTS, Layout
 from .names import ARCH_NAMES, PAPER_TABLE1, SCHEDULES
 from .runs import higher_is_better
 from .paired import MIN_PAIRS, PAIRED_COLUMNS, paired_text
@@ -87,24 +88,47 @@ def _schedule_label(name: Any) -> str:
     return SCHEDULES.get(name, (str(name), None))[0]
 
 
-def build_table(kind: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(numeric table for CSV, formatted table for Markdown, caption) for one experiment layout."""
-    if kind in ("pinn", "ablation"):
-        return _pinn_table(runs, ["frequency", "shuffle", "schedule"] if kind == "ablation" else ["frequency", "schedule"])
-    if kind in ("batch", "rate"):  # image runs, one row per (batch size | initial rate, schedule)
-        column, title = ("batch_size", "Batch size") if kind == "batch" else ("lr", "Initial lr")
-        agg = aggregate(runs, [column, "schedule"], ["final_test_acc", "best_test_acc", "final_train_loss", "final_lr"])
-        shown = pd.DataFrame({title: agg[column].map(_g),
-                              "Schedule": agg["schedule"].map(_schedule_label),
-                              "Final test acc (%)": _pm(agg, "final_test_acc", ".2f"),
-                              "Best test acc (%)": _pm(agg, "best_test_acc", ".2f"),
-                              "Final train loss": _pm(agg, "final_train_loss", ".3g"),
-                              "Final lr": _pm(agg, "final_lr", ".2e"),
-                              "Seeds": agg["n_seeds"], "Status": agg["status"]})
-        return agg, shown, f"Test accuracy, training loss and the last epoch's rate per {title.lower()} and schedule"
-    if kind == "lr":
-        return _lr_table(runs)
-    return _table1(runs)
+Table = tuple[pd.DataFrame, pd.DataFrame, str]  # numeric (CSV), formatted (Markdown), caption
+
+
+def build_table(layout: str, runs: pd.DataFrame) -> Table:
+    """(numeric table for CSV, formatted table for Markdown, caption) in the report layout named
+    ``layout`` (experiments/report_layouts.py)."""
+    declared = LAYOUTS[layout]
+    return TABLES[declared.table](runs, declared)
+
+
+# a panel column's title in the tables (the paired tables: paired_markdown); others: its name, capitalised
+PANEL_TITLES = {"frequency": "Frequency (Hz)", "shuffle": "Batches", "lr": "Initial lr"}
+
+
+def _panel_columns(agg: pd.DataFrame, layout: Layout) -> dict[str, pd.Series]:
+    return {PANEL_TITLES.get(c, c.replace("_", " ").capitalize()): agg[c].map(lambda v, c=c: cell_text(c, v))
+            for c in layout.panels}
+
+
+def cell_text(column: str, value: Any) -> str:
+    """A panel's or a cell's value as text (a batch order in words)."""
+    return batch_order_text(value) if column == "shuffle" else _g(value)
+
+
+def _schedules_table(runs: pd.DataFrame, layout: Layout) -> Table:
+    """A row per panel value and method, mean ± std over seeds: the PINN's columns where the runs
+    measure an error, the image tasks' where they measure an accuracy."""
+    if not any(higher_is_better(run) for _, run in runs.iterrows()):
+        return _error_table(runs, layout)
+    by = [*layout.panels, "schedule"]
+    agg = aggregate(runs, by, ["final_test_acc", "best_test_acc", "final_train_loss", "final_lr"])
+    panels = _panel_columns(agg, layout)
+    shown = pd.DataFrame({**panels,
+                          "Schedule": agg["schedule"].map(_schedule_label),
+                          "Final test acc (%)": _pm(agg, "final_test_acc", ".2f"),
+                          "Best test acc (%)": _pm(agg, "best_test_acc", ".2f"),
+                          "Final train loss": _pm(agg, "final_train_loss", ".3g"),
+                          "Final lr": _pm(agg, "final_lr", ".2e"),
+                          "Seeds": agg["n_seeds"], "Status": agg["status"]})
+    return agg, shown, (f"Test accuracy, training loss and the last epoch's rate per "
+                        f"{' and '.join(title.lower() for title in panels)} and schedule")
 
 
 PINN_VALUES = ["final_rel_error", "best_rel_error", "best_epoch", "first_epoch_below_1pct", "final_lr",
@@ -130,12 +154,10 @@ def batch_order_text(shuffle: Any) -> str:
     return "reshuffled" if bool(shuffle) else "fixed order"
 
 
-def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    ablation = "shuffle" in by
-    agg = aggregate(runs, by, PINN_VALUES + (RULE_VALUES if ablation else []))
-    columns: dict[str, Any] = {"Frequency (Hz)": agg["frequency"].map(_g)}
-    if ablation:
-        columns["Batches"] = agg["shuffle"].map(batch_order_text)
+def _error_table(runs: pd.DataFrame, layout: Layout) -> Table:
+    by, rules = [*layout.panels, "schedule"], layout.rule_statistics
+    agg = aggregate(runs, by, PINN_VALUES + (RULE_VALUES if rules else []))
+    columns: dict[str, Any] = _panel_columns(agg, layout)
     first = _first_epoch(runs, agg, by, "first_epoch_below_1pct", "n_below_1pct")
     columns.update({
         "Schedule": agg["schedule"].map(_schedule_label), "Seeds": agg["n_seeds"],
@@ -145,7 +167,7 @@ def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.Dat
         "Time (s)": _pm(agg, "total_time_s", ".1f"), "Status": agg["status"]})
     caption = ("Helmholtz PINN: final and best relative L2 error, the first epoch below 1 % (the authors' stopping "
                "rule), the rate in the last epoch, final loss, run time")
-    if ablation:  # the rule's side: how often it saw a stagnant epoch, how noisy its slope was, time at its floor
+    if rules:  # the rule's side: how often it saw a stagnant epoch, how noisy its slope was, time at its floor
         at_floor = _first_epoch(runs, agg, by, "first_epoch_at_min_lr", "n_at_min_lr")
         columns.update({"Stagnant epochs (%)": _pm(agg, "stagnant_pct", ".0f"),
                         "Mean abs. slope, first third": _pm(agg, "early_abs_slope", ".3f"),
@@ -158,7 +180,7 @@ def _pinn_table(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, pd.Dat
     return agg, pd.DataFrame(columns), caption
 
 
-def _lr_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def _lr_table(runs: pd.DataFrame) -> Table:
     """Final metric per task, initial rate and schedule: does the schedule remove the need to tune the rate?"""
     runs = runs.assign(final_metric=[r.get(f"final_{r.get('metric')}") for _, r in runs.iterrows()],
                        higher_is_better=runs.apply(higher_is_better, axis=1))
@@ -223,7 +245,7 @@ def lr_robustness_markdown(robust: pd.DataFrame) -> str:
             "true range may be wider.\n\n" + to_markdown(shown))
 
 
-def _table1(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+def _table1(runs: pd.DataFrame) -> Table:
     """The paper's Table 1 (Normal vs DLRS, ours beside theirs), plus a column per other schedule run."""
     # seconds per epoch (training and evaluation) and parameters, where the runs recorded them
     runs = runs.assign(epoch_time_s=pd.to_numeric(runs["total_time_s"], errors="coerce")
@@ -281,6 +303,12 @@ def _table1(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     return pd.DataFrame(numeric), pd.DataFrame(shown), caption
 
 
+# the tables a layout's ``table`` names (experiments/report_layouts.py)
+TABLES: dict[str, Callable[[pd.DataFrame, Layout], Table]] = {
+    "schedules": _schedules_table, "architectures": lambda runs, layout: _table1(runs),
+    "rates": lambda runs, layout: _lr_table(runs)}
+
+
 def _num(value: float, fmt: str) -> str:
     return f"{value:{fmt}}" if value is not None and math.isfinite(value) else "—"
 
@@ -335,7 +363,7 @@ _PAIRED_TITLES = {("ratio",): "Ratio of final error [95 % CI]", ("difference",):
 
 def _pooled_or(column: str, paired: pd.DataFrame) -> pd.Series:
     """A cell column as text; 'all' on the rows pooled over it."""
-    text = paired[column].map(batch_order_text if column == "shuffle" else _g)
+    text = paired[column].map(lambda v: cell_text(column, v))
     return text.where(paired["pooled_over"] != column, "all")
 
 
@@ -376,15 +404,15 @@ def paired_markdown(experiment: str, paired: pd.DataFrame, runs: pd.DataFrame) -
             + to_markdown(shown))
 
 
-def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path,
+def write_table(experiment: str, layout: str, runs: pd.DataFrame, out_dir: Path,
                 paired: Optional[pd.DataFrame] = None) -> list[Path]:
     """tables/<experiment>.csv (numbers), tables/<experiment>.md (mean ± std text),
     tables/<experiment>_runs.csv (one row per run) and, where the layout pairs methods with a
-    reference, tables/<experiment>_paired.{csv,md}."""
+    reference, tables/<experiment>_paired.{csv,md}; in the report layout named ``layout``."""
     from .paired import comparisons, labelled
 
-    paired = comparisons(kind, runs) if paired is None else paired
-    numeric, shown, caption = build_table(kind, labelled(runs))
+    paired = comparisons(layout, runs) if paired is None else paired
+    numeric, shown, caption = build_table(layout, labelled(runs))
     tables = Path(out_dir) / "tables"
     csv_path, md_path, runs_path = (tables / f"{experiment}{suffix}" for suffix in (".csv", ".md", "_runs.csv"))
     write_text_atomic(csv_path, numeric.to_csv(index=False, float_format="%.10g"))  # no 0.37999999999999545
@@ -393,7 +421,7 @@ def write_table(experiment: str, kind: str, runs: pd.DataFrame, out_dir: Path,
                                f"Every run's own numbers: `{runs_path.name}`.\n\n{to_markdown(shown)}")
     write_text_atomic(runs_path, per_run_table(runs).to_csv(index=False, float_format="%.10g"))
     written = [csv_path, md_path, runs_path]
-    if kind == "lr" and len(numeric):
+    if LAYOUTS[layout].table == "rates" and len(numeric):  # the rates table's own question
         robust = lr_robustness(numeric)
         robust_csv = tables / f"{experiment}_robustness.csv"
         write_text_atomic(robust_csv, robust.to_csv(index=False, float_format="%.10g"))

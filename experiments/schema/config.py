@@ -7,9 +7,10 @@ import functools
 from typing import Annotated, Literal, Optional
 
 from omegaconf import OmegaConf
-from pydantic import Field, create_model, model_validator
+from pydantic import AfterValidator, Field, create_model, model_validator
 
 from ..numerics import NUMERICS
+from ..report_layouts import LAYOUTS
 from .base import CONFIG_DIR, PATH, Group, NonNegativeInt, PositiveInt, group_options, name, rule
 from .model import MODELS, Model
 from .optimizer import OPTIMIZERS, OptimizerBase
@@ -49,10 +50,18 @@ class Paths(Group):
 REGISTRIES = {r.group: r for r in (TASKS, MODELS, OPTIMIZERS, SCHEDULES)}
 
 
+def _known_layout(layout: Optional[str]) -> Optional[str]:
+    # read when validating, not at import: the layouts are experiments/report_layouts.py's entries
+    if layout is not None and layout not in LAYOUTS:
+        raise rule(f"report.layout={layout!r} is not known; choose one of: {', '.join(LAYOUTS)}, or null")
+    return layout
+
+
 class Report(Group):
     """``report:``: how experiments/report draws a preset's experiment (set by presets only)."""
 
-    layout: Optional[Literal["pinn", "ablation", "batch", "rate", "arch", "lr"]]
+    layout: Annotated[Optional[str], AfterValidator(_known_layout),
+                      Field(description="a layout of experiments/report_layouts.py, or null")]
     references: Annotated[list[name()], Field(min_length=1, description="a list of one or more schedule or "
                                                 "optimizer names, e.g. [dlrs] or [dlrs_epoch_mean, dlrs]")]
 
