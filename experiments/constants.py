@@ -18,10 +18,14 @@ EXECUTION_ONLY: dict[str, tuple[str, ...] | None] = {
     "task": ("download", "num_workers"),  # where the data comes from, not what it is
     "paths": None, "run_dir": None, "report": None,  # report: how the report draws the experiment
 }
-# Keys that older runs' configs still hold but that moved (now paths.data, optimizer.lr, trainer.epochs),
-# and model._target_, which older configs lack and which only restates model.name's class: ignored when
-# comparing a stored run with a new config, so those runs still resume.
-MOVED_KEYS = {"task": ("data_root", "lr", "epochs"), "model": ("lr", "_target_")}
+# Keys that older runs' configs still hold but that moved, and where each is set now: the command line
+# points an old name to its new one.
+MOVED_TO = {"task.data_root": "paths.data", "task.lr": "optimizer.lr", "task.epochs": "trainer.epochs",
+            "model.lr": "optimizer.lr"}
+# They, and model._target_, which older configs lack and which only restates model.name's class, per
+# section: ignored when comparing a stored run with a new config, so those runs still resume.
+MOVED_KEYS = {section: tuple(key.partition(".")[2] for key in (*MOVED_TO, "model._target_")
+                             if key.startswith(f"{section}.")) for section in ("task", "model")}
 
 
 def execution_only_keys() -> set[str]:

@@ -1,7 +1,10 @@
 """The one training loop, for every task, model and schedule.
 
 Per batch: loss -> backward -> optimizer step -> ``schedule.observe(loss)``.
-Per epoch: ``schedule.step()``, evaluation, a row in ``metrics.csv``, maybe a checkpoint.
+Per epoch: ``schedule.step()``, the optimizer's evaluation weights (Schedule-Free), evaluation, a row
+in ``metrics.csv``, maybe a checkpoint.
+It gets one validated ``Config`` (experiments/config_check.py) and builds every component from it
+before it writes anything.
 Nothing in the batch loop reads a value back from the device; the epoch's loss is read once.
 The run directory's files (what is there already, config, metrics, checkpoints, summary) are
 experiments.run_dir's.
@@ -28,11 +31,11 @@ from omegaconf import DictConfig
 
 from .builders import build_optimizer, build_schedule, build_task
 from .config_check import check_config
-from .schema import Config
 from .errors import UserError
 from .numerics import pin
 from .progress import EpochProgress
 from .run_dir import Position, RunDir, provenance, run_identity, summarize
+from .schema import Config
 from .tasks.base import TaskContext
 from .tensorboard_log import TensorBoardLog, require_tensorboard
 
@@ -118,12 +121,10 @@ def threading_is_main() -> bool:
 class Trainer:
     """Runs one configuration in its run directory: fresh, resumed, or skipped if already done."""
 
-    def __init__(self, cfg: DictConfig, env: DistEnv, device: torch.device, config: Config) -> None:
-        # cfg: the run's config as composed (written to the run directory, instantiated for the optimizer
-        # and schedule); config: the same, validated (check_config), which the task and model are built from
-        self.cfg, self.env, self.device, self.config = cfg, env, device, config
-        self.run_dir = RunDir(cfg.run_dir, run_identity(cfg), writer=env.is_main)
-        self.autocast = cfg.trainer.precision == "bf16"
+    def __init__(self, config: Config, env: DistEnv, device: torch.device) -> None:
+        self.config, self.env, self.device = config, env, device
+        self.run_dir = RunDir(config.run_dir, run_identity(config.record), writer=env.is_main)
+        self.autocast = config.trainer.precision == "bf16"
         self.task: Any = None
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.rows: list[dict[str, Any]] = []
@@ -132,15 +133,15 @@ class Trainer:
 
     # ---- main entry ----------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        cfg, run_dir = self.cfg, self.run_dir
-        mode = run_dir.mode(force=cfg.trainer.force, resume=cfg.trainer.resume)
+        run_dir = self.run_dir
+        mode = run_dir.mode(force=self.config.trainer.force, resume=self.config.trainer.resume)
         if mode == "skip":
             summary = run_dir.read_summary()
             if self.env.is_main:
                 print(f"already {summary['status']}: {run_dir.path} (trainer.force=true reruns it)")
             return summary
         checkpoint = run_dir.load_checkpoint(self.device) if mode == "resume" else None
-        self._build()  # loads the data: a problem there fails before anything is written
+        self._build()  # loads the data, builds every component: a problem there fails before anything is written
         if checkpoint is not None:
             self._restore(checkpoint)
         run_dir.remove_leftovers()
@@ -149,7 +150,7 @@ class Trainer:
             print(f"resuming {run_dir.path} at epoch {self.position.epoch + 1}"
                   + (f", batch {self.position.batch + 1}" if self.position.batch else ""))
         else:
-            run_dir.start(cfg)
+            run_dir.start(self.config.record)
         self._write_summary("running")
 
         try:
@@ -169,7 +170,7 @@ class Trainer:
 
     def _build(self) -> None:
         """Task (with its data), model, optimizer and schedule, seeded."""
-        cfg, config, env = self.cfg, self.config, self.env
+        config, env = self.config, self.env
         torch.backends.cudnn.benchmark = config.trainer.cudnn_benchmark
         seed_everything(config.trainer.seed)
         ctx = TaskContext(self.device, config.trainer.seed, env.rank, env.world_size, config.trainer.channels_last,
@@ -182,8 +183,8 @@ class Trainer:
         if env.enabled and env.is_main:
             dist.barrier()
         self.model = self.task.build_model(config.model)
-        self.optimizer = build_optimizer(cfg.optimizer, self.model.parameters())
-        self.schedule = build_schedule(cfg.schedule, self.optimizer)
+        self.optimizer = build_optimizer(config, self.model.parameters())
+        self.schedule = build_schedule(config, self.optimizer)
         self.train_model = self.model
         if env.enabled:
             from torch.nn.parallel import DistributedDataParallel
@@ -230,10 +231,10 @@ class Trainer:
                 yield batch
 
     def _train(self, stop: _SignalFlag) -> str:
-        cfg, pos, env = self.cfg, self.position, self.env
-        epochs = int(cfg.trainer.epochs)
-        progress = EpochProgress(epochs, pos.epoch, cfg.trainer.progress, self.task.metric, enabled=env.is_main)
-        tensorboard = TensorBoardLog(self.run_dir.path, pos.epoch + 1) if cfg.trainer.tensorboard and env.is_main else None
+        settings, pos, env = self.config.trainer, self.position, self.env
+        epochs = settings.epochs
+        progress = EpochProgress(epochs, pos.epoch, settings.progress, self.task.metric, enabled=env.is_main)
+        tensorboard = TensorBoardLog(self.run_dir.path, pos.epoch + 1) if settings.tensorboard and env.is_main else None
         status = "completed"
         try:
             for epoch in range(pos.epoch, epochs):
@@ -259,7 +260,11 @@ class Trainer:
                 diverged = not math.isfinite(mean_loss)
                 if not diverged:
                     self.schedule.step(mean_loss)
-                row = self._epoch_row(epoch, mean_loss, time.perf_counter() - t0)
+                seconds = time.perf_counter() - t0
+                # evaluation and the checkpoint see the optimizer's evaluation weights (Schedule-Free's x);
+                # every rank switches, since it moves the weights
+                self._optimizer_mode("eval", epoch)
+                row = self._epoch_row(epoch, mean_loss, seconds)
                 pos.epoch, pos.batch, pos.loss_sum, pos.epoch_time, pos.lr_used = epoch + 1, 0, 0.0, 0.0, None
                 pos.wall += row["epoch_time_s"]
                 row["wall_time_s"] = pos.wall
@@ -272,7 +277,7 @@ class Trainer:
                     self.run_dir.write_metrics(self.rows, force=True)
                     log.warning("non-finite training loss at epoch %d: the run diverged", epoch + 1)
                     break
-                every = int(cfg.trainer.checkpoint_every)
+                every = settings.checkpoint_every
                 if epoch + 1 == epochs or (every and (epoch + 1) % every == 0):
                     self._save_checkpoint()
                 else:
@@ -299,7 +304,6 @@ class Trainer:
 
     def _epoch_row(self, epoch: int, mean_loss: float, seconds: float) -> dict[str, Any]:
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": self.position.lr_used, "train_loss": mean_loss}
-        self._optimizer_mode("eval", epoch)  # every rank: it moves the weights; the checkpoint follows
         if self.env.is_main:
             self.model.eval()
             with torch.no_grad(), self._autocast():
@@ -356,7 +360,7 @@ class Trainer:
         final_lr = float(self.optimizer.param_groups[0]["lr"]) if self.optimizer is not None else None
         model = getattr(self, "model", None)
         n_params = sum(p.numel() for p in model.parameters()) if model is not None else None
-        summary = summarize(self.cfg, status, self.rows, task=self.task, final_lr=final_lr,
+        summary = summarize(self.config.record, status, self.rows, task=self.task, final_lr=final_lr,
                             total_time_s=self.position.wall, message=message, world_size=self.env.world_size,
                             device=str(self.device), rerun=self.rerun, n_params=n_params)
         self.run_dir.write_summary(summary)
@@ -379,9 +383,12 @@ class Trainer:
         return summary
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Validate ``cfg``, then train (or resume, or skip) the run it describes; returns the summary."""
-    config = check_config(cfg)
+def train(config: Config | DictConfig) -> dict[str, Any]:
+    """Train (or resume, or skip) the run ``config`` describes; returns the summary. The command line
+    passes the Config it validated; a composed DictConfig (from Python: tests, notebooks) is validated
+    here first."""
+    if isinstance(config, DictConfig):
+        config = check_config(config)
     pin(config.trainer.numerics)  # already done by experiments.run; here for callers from Python
     if config.trainer.threads is not None:  # null: torch's default, one thread per core
         torch.set_num_threads(config.trainer.threads)
@@ -392,7 +399,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        summary = Trainer(cfg, env, device, config).run()
+        summary = Trainer(config, env, device).run()
         if env.enabled:
             dist.barrier()  # no rank tears the group down while another still talks to it
         return summary

@@ -115,18 +115,3 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: Case, outcomes) -
     for fragment in case.expected:
         assert fragment in lines[0], lines[0]
     assert sorted(p.name for p in cwd.iterdir()) == [], "a rejected command must not write anything"
-
-
-def test_commands_that_run_no_job_are_answered_by_hydra(capsys: pytest.CaptureFixture[str]) -> None:
-    """--cfg, --help, and a --package that is not in the config: Hydra's own answers; no job runs."""
-    from experiments.run import check_command_line
-
-    assert check_command_line(["--cfg", "job", "-p", "task"]) == []
-    assert capsys.readouterr().out.startswith("# @package task")
-    with pytest.raises(SystemExit) as stop:
-        check_command_line(["--help"])
-    assert stop.value.code == 0 and "Powered by Hydra" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as stop:
-        check_command_line(["--cfg", "job", "--package", "no.such.node"])
-    assert stop.value.code == 1 and "package 'no.such.node' not found" in capsys.readouterr().err
-

@@ -22,6 +22,9 @@ from experiments.fixtures import _write_idx, write_mnist
 from experiments.trainer import train
 
 
+WARM_RESTARTS = "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts"  # a torch schedule without a schema
+
+
 class Case(NamedTuple):
     id: str
     args: list[str]
@@ -55,7 +58,19 @@ CASES = [
     Case("run-name-missing-key", ["run_name=${task.nope}"], ["run_name: Interpolation key 'task.nope' not found"]),
     Case("interval-sweep", ["-m", "task.frequency=interval(500,600)"], ["interval() is for sweepers that sample"]),
     Case("glob-on-a-key", ["-m", "task.frequency=glob(*)"], ["glob() picks config-group options"]),
-    Case("cfg-typo", ["--cfg=jobb"], ["argument --cfg/-c: invalid choice: 'jobb'"]),
+    Case("config-name-unknown", ["--config-name=no_such_config"], ["--config-name=no_such_config: no no_such_config.yaml in"]),
+    # a value the class itself refuses, when the job builds it (no schema of its own): the class's message
+    Case("schedule-class-refuses-value", ["schedule=static", f"schedule._target_={WARM_RESTARTS}", "+schedule.T_0=0"],
+         ["schedule.T_0=0: Expected positive integer T_0, but got 0"]),
+    Case("schedule-class-refuses-type", ["schedule=static", f"schedule._target_={WARM_RESTARTS}", "+schedule.T_0=abc"],
+         ["schedule.T_0=abc: '<=' not supported between instances of 'str' and 'int'"]),
+    # ... also where the class is built only when the warm-up ends
+    Case("schedule-class-refuses-after-warm-up", ["schedule=cosine", f"schedule._target_={WARM_RESTARTS}",
+                                                  "~schedule.T_max", "~schedule.eta_min", "+schedule.T_0=0",
+                                                  "schedule.warmup_epochs=1", "trainer.epochs=2"],
+         ["schedule.T_0=0: Expected positive integer T_0, but got 0"]),
+    Case("optimizer-class-refuses-value", ["optimizer=sgd", "optimizer._target_=torch.optim.RMSprop",
+                                           "+optimizer.alpha=-1"], ["optimizer.alpha=-1: Invalid alpha value: -1"]),
     Case("num-workers-negative", ["task=mnist", "model=mnist_cnn", "task.loader=torchvision", "task.num_workers=-1"],
          ["task.num_workers must be an integer in [0, 256], got -1"], tiny=False),
     Case("data-inconsistent", ["task=mnist", "model=mnist_cnn", "trainer.epochs=1", "trainer.device=cpu"],
@@ -98,6 +113,32 @@ def test_mistake_is_one_line_exit_2_and_writes_nothing(case: Case, outcomes) -> 
     assert _snapshot(inputs) == before, "nor touch the run directories and data it was given"
 
 
+# Hydra's flags, read by argparse: its usage, then its one error line (exit 2), and nothing written
+# (run_cli puts flags before the overrides: a flag's value goes after "=")
+FLAGS = [(["--cfg=jobb"], "argument --cfg/-c: invalid choice: 'jobb' (choose from 'job', 'hydra', 'all')"),
+         (["--info=nothing"], "argument --info/-i: invalid choice: 'nothing'"),
+         (["--frobnicate"], "unrecognized arguments: --frobnicate")]
+
+
+@pytest.mark.parametrize(("args", "expected"), FLAGS, ids=[" ".join(a) for a, _ in FLAGS])
+def test_a_bad_flag_is_argparse_error_exit_2(args: list[str], expected: str, tmp_path: Path) -> None:
+    proc = run_cli(args, cwd=tmp_path, timeout=180)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("usage: ") and f"error: {expected}" in proc.stderr.strip().splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_commands_that_run_no_job_are_answered_by_hydra(tmp_path: Path) -> None:
+    """--cfg, --help, and a --package that is not in the config: Hydra's own answers; no job runs."""
+    shown = run_cli(["--cfg=job", "--package=task"], cwd=tmp_path, timeout=180)
+    assert shown.returncode == 0 and shown.stdout.startswith("# @package task"), shown.stderr
+    helped = run_cli(["--help"], cwd=tmp_path, timeout=180)
+    assert helped.returncode == 0 and "Powered by Hydra" in helped.stdout, helped.stderr
+    missing = run_cli(["--cfg=job", "--package=no.such.node"], cwd=tmp_path, timeout=180)
+    assert missing.returncode == 1 and "package 'no.such.node' not found" in missing.stderr, missing.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_real_bug_still_shows_its_traceback(tmp_path: Path) -> None:
     """An exception inside the model is not a user's mistake: the traceback is printed (exit 1)."""
     driver = tmp_path / "buggy_model.py"
@@ -124,3 +165,17 @@ def test_the_largest_seed_runs_with_reshuffled_batches(tmp_path: Path) -> None:
     cfg = compose_config(["trainer.seed=9223372036854775807", "task.shuffle=true", "trainer.epochs=2",
                           "trainer.progress=none", f"paths.runs={tmp_path}"])
     assert train(cfg)["status"] == "completed"
+
+
+def test_a_model_class_refusing_a_value_is_one_line_and_a_bug_is_not() -> None:
+    """The model's settings are the class's too (in-process: build_model, as a task calls it)."""
+    from experiments.builders import build_model, rejected_by
+    from experiments.errors import UserError
+    from experiments.schema.model import MODELS
+
+    node = {"name": "dropout", "_target_": "torch.nn.Dropout", "p": 1.5}
+    with pytest.raises(UserError, match=r"^model\.p=1\.5: dropout probability has to be between 0 and 1"):
+        build_model(MODELS.pick(node).model_validate(node))
+    with pytest.raises(ValueError, match="^unrelated$"):  # names no setting: not the user's, so not a UserError
+        with rejected_by("model", {"width": 3}):
+            raise ValueError("unrelated")

@@ -18,7 +18,7 @@ from experiments.trainer import DistEnv, Trainer
 def _built(tmp_path: Path, seed: int, overrides: list[str], tiny: bool = True) -> Trainer:
     cfg = compose_config([f"trainer.seed={seed}", f"paths.results={tmp_path}", "trainer.device=cpu", *overrides],
                          tiny=tiny)
-    trainer = Trainer(cfg, DistEnv(), torch.device("cpu"), check_config(cfg))
+    trainer = Trainer(check_config(cfg), DistEnv(), torch.device("cpu"))
     trainer._build()
     return trainer
 

@@ -32,7 +32,7 @@ def validate(data: dict[str, Any], origins: Optional[dict[str, str]] = None) -> 
     plain, resolved config (``OmegaConf.to_container(cfg, resolve=True)``). ``origins`` maps keys
     whose value came from a ${...} to that text, so the line can say where a bad value came from."""
     try:
-        return Config.for_data(data).model_validate(data)
+        return Config.for_data(data).model_validate(data).recording(data)
     except ValidationError as e:
         raise SchemaError(describe(e, data, origins or {})) from None
 
