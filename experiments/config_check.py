@@ -31,8 +31,8 @@ from .naming import name_with_settings
 from .numerics import pin
 from .schema import CONFIG_DIR, Config, group_options, interpolations, validate
 
-__all__ = ["CONFIG_DIR", "CONFIG_NAME", "Job", "SweepCheck", "check_config", "check_job", "check_jobs",
-           "group_options", "hydra_message", "resolve"]
+__all__ = ["CONFIG_DIR", "CONFIG_NAME", "Job", "SweepCheck", "check_config", "check_job", "check_jobs", "compose_job",
+           "group_options", "hydra_message", "resolve", "sweep_jobs"]
 
 CONFIG_NAME = "config"  # configs/config.yaml
 SYNTAX = "https://hydra.cc/docs/advanced/override_grammar/basic/"

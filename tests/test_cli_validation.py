@@ -115,3 +115,25 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: Case, outcomes) -
     for fragment in case.expected:
         assert fragment in lines[0], lines[0]
     assert sorted(p.name for p in cwd.iterdir()) == [], "a rejected command must not write anything"
+
+
+@pytest.mark.parametrize("args", [
+    ["trainer.seed=50,51", "optimizer.lr=0.005,0.01", "trainer.epochs=3"],
+    ["+experiment=fig2", "trainer.seed=range(50,52)"],  # a preset's hydra.sweeper.params, one key given again
+    ["+experiment=dlrs_ablation", "task.frequency=choice(500,600)"],
+])
+def test_the_sweep_checked_is_the_sweep_hydra_launches(args: list[str]) -> None:
+    """experiments/config_check.sweep_jobs lists a sweep's jobs as Hydra's basic sweeper does (the
+    sweeper itself is the reference: a test may read Hydra's internals, the harness does not)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from conftest import job_config
+    from experiments.config_check import sweep_jobs
+
+    parser = OverridesParser.create()
+    settled = [o.input_line for o in parser.parse_overrides(args) if not o.is_sweep_override()]
+    params = job_config(settled, hydra=True).hydra.sweeper.params or {}
+    (hydra_jobs,) = BasicSweeper.split_arguments(parser.parse_overrides([*(f"{k}={v}" for k, v in params.items()),
+                                                                          *args]), None)
+    assert sweep_jobs(args, params) == hydra_jobs and len(hydra_jobs) > 1
