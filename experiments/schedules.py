@@ -8,7 +8,9 @@ step without it). ``warmup_epochs`` puts a linear warm-up in front of any schedu
 
 Adding a schedule: one YAML file in ``configs/schedule/`` (docs/extending.md has a worked example, which
 tests/test_extending.py runs); its keys are checked against the class's signature. A class here only
-where torch lacks it; a schema in experiments/schema/schedule.py only for rules beyond the signature.
+where torch lacks it; a schema in experiments/schema/schedule.py only for rules beyond the signature,
+or for a schedule that does not scale optimizer.lr as torch's do (``rates``: it keeps the rate, or
+sets rates of its own, which optimizers with their own step size such as Prodigy refuse).
 """
 
 from __future__ import annotations

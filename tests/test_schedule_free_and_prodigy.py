@@ -9,14 +9,17 @@ see x, a checkpoint must hold x, and a resumed run must continue the same trajec
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
 import pytest
 import schedulefree
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
-from conftest import compose_config, one_run_dir, read_metrics
+from conftest import CONFIG_DIR, TINY, compose_config, one_run_dir, read_metrics
 from experiments.config_check import check_config
 from experiments.fixtures import write_mnist
 from experiments.io import load_checkpoint
@@ -137,6 +140,69 @@ def test_combinations_that_make_no_sense_are_refused(optimizer: str, schedule: s
     else:
         with pytest.raises(UserError, match=f"optimizer={optimizer} does not go with schedule={schedule}"):
             check_config(cfg)
+
+
+# A relative decay torch has and the harness does not: one YAML, the class and its parameters only
+RESTARTS = """name: cosine_restarts
+_target_: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts
+_partial_: true
+T_0: 2
+eta_min: 0.0
+"""
+# a new schedule that sets rates of its own: DLRS under another name, with other bounds
+WIDE_DLRS = """defaults:
+  - dlrs
+  - _self_
+
+name: dlrs_wide
+max_lr: 2.0
+"""
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> Path:
+    """A copy of configs/ with the two schedules above added (the repository's code untouched)."""
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, configs)
+    for name, text in (("cosine_restarts", RESTARTS), ("dlrs_wide", WIDE_DLRS)):
+        assert not (CONFIG_DIR / "schedule" / f"{name}.yaml").exists(), f"{name} is in the repository already"
+        (configs / "schedule" / f"{name}.yaml").write_text(text)
+    return configs
+
+
+def _compose_in(configs: Path, overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        return compose(config_name="config", overrides=[*TINY, *overrides])
+
+
+def test_a_new_relative_decay_is_one_yaml_and_runs_with_prodigy(configs: Path, tmp_path: Path) -> None:
+    cfg = _compose_in(configs, ["optimizer=prodigy", "schedule=cosine_restarts", "trainer.epochs=3",
+                                f"paths.runs={tmp_path / 'runs'}"])
+    assert train(cfg)["status"] == "completed"
+    rates = [float(row["lr"]) for row in read_metrics(one_run_dir(tmp_path / "runs"))]
+    assert rates == pytest.approx([1.0, 0.5, 1.0])  # Prodigy's multiplier: down half a cosine, restarted at T_0=2
+
+
+@pytest.mark.parametrize("optimizer, schedule, allowed", [
+    ("prodigy", "dlrs_wide", False), ("schedule_free_adamw", "cosine_restarts", False), ("adam", "dlrs_wide", True),
+    ("adam", "cosine_restarts", True)])
+def test_new_schedules_pair_by_what_they_do_to_the_rate(configs: Path, optimizer: str, schedule: str,
+                                                        allowed: bool) -> None:
+    """Not by name: a schedule that sets rates of its own is refused with Prodigy in one line, whatever
+    its name, and Schedule-Free still takes only a constant rate."""
+    from experiments.errors import UserError
+
+    cfg = _compose_in(configs, [f"optimizer={optimizer}", f"schedule={schedule}"])
+    if allowed:
+        check_config(cfg)
+        return
+    with pytest.raises(UserError) as refused:
+        check_config(cfg)
+    why = ("its lr is a multiplier of the step size it estimates, not a rate, and schedule=dlrs_wide sets rates of "
+           "its own" if optimizer == "prodigy" else
+           "it replaces the schedule (its averaging is the decay), and schedule=cosine_restarts scales optimizer.lr")
+    fitting = "cosine or schedule=plateau or schedule=static or schedule=step" if optimizer == "prodigy" else "static"
+    assert str(refused.value) == f"optimizer={optimizer} does not go with schedule={schedule}: {why}; use schedule={fitting}"
 
 
 def test_prodigy_runs_at_its_own_default_multiplier() -> None:

@@ -4,17 +4,17 @@ the rules between groups, all of them here (this module imports every group; no 
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Literal, Optional
 
-from omegaconf import DictConfig, OmegaConf
-from pydantic import AfterValidator, Field, PrivateAttr, create_model, model_validator
+from omegaconf import OmegaConf
+from pydantic import AfterValidator, Field, create_model, model_validator
 
 from ..numerics import NUMERICS
 from ..report_layouts import LAYOUTS
 from .base import CONFIG_DIR, PATH, Group, NonNegativeInt, PositiveInt, group_options, name, rule
 from .model import MODELS, Model
 from .optimizer import OPTIMIZERS, OptimizerBase
-from .schedule import SCHEDULES, ScheduleBase
+from .schedule import RATES_IN_WORDS, SCHEDULES, ScheduleBase, fitting_schedules
 from .task import TASKS, TaskBase
 
 SEED_MAX = 2**63 - 1  # a signed 64-bit integer: torch and numpy generators, pandas columns in reports
@@ -85,19 +85,6 @@ class Config(Group):
     run_name: name()            # one directory name (at most 255 bytes)
     run_dir: PATH               # ${paths.runs}/${experiment_name}/${run_name}
     report: Report
-    _record: Any = PrivateAttr(None)
-
-    @property
-    def record(self) -> DictConfig:
-        """The resolved config this was validated from, as written: what the run directory records
-        (config.yaml, summary.json, the run's identity) and what the optimizer and schedule classes
-        get (their keys as the config gives them, no schema defaults added). Read-only."""
-        return self._record
-
-    def recording(self, data: dict[str, Any]) -> "Config":
-        """This config, keeping ``data`` (the plain, resolved config it was validated from) as ``record``."""
-        self._record = OmegaConf.create(data, flags={"readonly": True})
-        return self
 
     @model_validator(mode="after")
     def _groups_agree(self) -> "Config":
@@ -127,9 +114,10 @@ def _model_fits_task(cfg: Config) -> None:
 
 def _optimizer_goes_with_schedule(cfg: Config) -> None:
     optimizer, schedule = cfg.optimizer, cfg.schedule
-    if optimizer.schedules is not None and schedule.name not in optimizer.schedules:
-        raise rule(f"optimizer={optimizer.name} does not go with schedule={schedule.name}: {optimizer.schedules_why}; "
-                   f"use schedule={' or schedule='.join(optimizer.schedules)}")
+    if schedule.rates not in optimizer.takes_rates:
+        raise rule(f"optimizer={optimizer.name} does not go with schedule={schedule.name}: {optimizer.takes_why}, "
+                   f"and schedule={schedule.name} {RATES_IN_WORDS[schedule.rates]}; "
+                   f"use schedule={' or schedule='.join(fitting_schedules(optimizer.takes_rates))}")
 
 
 def _schedule_fits_run(cfg: Config) -> None:

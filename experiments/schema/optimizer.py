@@ -4,11 +4,12 @@ on a value; any other optimizer class is checked against its signature."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional
+from typing import ClassVar
 
 from pydantic import Field
 
 from .base import TRUE, Betas, Group, NonNegative, NonNegativeInt, Positive, Registry, name
+from .schedule import Rates
 
 
 class OptimizerBase(Group):
@@ -17,9 +18,10 @@ class OptimizerBase(Group):
     partial: TRUE = Field(alias="_partial_", description="true (the parameters are passed in later)")
     lr: Positive
     weight_decay: NonNegative
-    # the schedules this optimizer makes sense with (None: any); why, in the message (the rule: config.py)
-    schedules: ClassVar[Optional[tuple[str, ...]]] = None
-    schedules_why: ClassVar[str] = ""
+    # the schedules it makes sense with, by what they do to optimizer.lr (schedule.py: Rates); why not
+    # the others, in the message (the rule: config.py)
+    takes_rates: ClassVar[tuple[Rates, ...]] = ("constant", "relative", "absolute")
+    takes_why: ClassVar[str] = ""
 
 
 class Adam(OptimizerBase):
@@ -33,16 +35,16 @@ class SGD(OptimizerBase):
 class ScheduleFreeAdamW(OptimizerBase):
     betas: Betas
     warmup_steps: NonNegativeInt
-    schedules = ("static",)
-    schedules_why = "it replaces the schedule (its averaging is the decay)"
+    takes_rates = ("constant",)
+    takes_why = "it replaces the schedule (its averaging is the decay)"
 
 
 class Prodigy(OptimizerBase):
     betas: Betas
     d_coef: Positive
-    # lr is a multiplier of Prodigy's own step size: schedules with absolute rate bounds make no sense
-    schedules = ("static", "cosine", "step", "plateau")
-    schedules_why = "its lr is a multiplier of the step size it estimates, not a rate"
+    # lr multiplies Prodigy's own step size: keeping or scaling it makes sense, setting rates does not
+    takes_rates = ("constant", "relative")
+    takes_why = "its lr is a multiplier of the step size it estimates, not a rate"
 
 
 OPTIMIZERS = Registry("optimizer", "_target_", {"torch.optim.Adam": Adam, "torch.optim.SGD": SGD,

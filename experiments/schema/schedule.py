@@ -1,7 +1,8 @@
 """configs/schedule/*.yaml: ``_partial_`` configs of scheduler classes, one schema per class
 (picked by ``_target_``; dlrs and dlrs_symmetric share ``dlrs.DLRS``). Every schedule takes a
 linear warm-up (experiments/schedules.py: EpochSchedule). A class listed here has rules beyond its
-signature; any other scheduler class is checked against its signature (a new torch schedule is one YAML)."""
+signature, or does not scale the rate (``rates``); any other scheduler class is checked against its
+signature and taken to scale optimizer.lr, as torch's do (a new torch schedule is one YAML)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ import csv
 from pathlib import Path
 from typing import ClassVar, Literal, Optional
 
+from omegaconf import OmegaConf
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from dlrs.rules import SLOPES  # torch-free: dlrs imports its schedulers (and torch) only when they are used
 
-from .base import (PATH, TRUE, Fraction, Group, NonNegative, NonNegativeInt, OpenFraction, Positive, PositiveInt, Registry,
-                   name, rule)
+from .base import (CONFIG_DIR, PATH, TRUE, Fraction, Group, NonNegative, NonNegativeInt, OpenFraction, Positive,
+                   PositiveInt, Registry, group_options, name, rule)
+
+# What a schedule does to optimizer.lr: keeps it, scales it (multiples of it, as torch's schedules do),
+# or sets rates of its own (bounds, a rule that reads the rate's size, another run's rates). Optimizers
+# declare which they take (OptimizerBase.takes_rates); config.py pairs the two by it.
+Rates = Literal["constant", "relative", "absolute"]
+RATES_IN_WORDS = {"constant": "keeps optimizer.lr", "relative": "scales optimizer.lr",
+                  "absolute": "sets rates of its own"}
 
 
 class ScheduleBase(Group):
@@ -25,6 +34,8 @@ class ScheduleBase(Group):
     warmup_start_factor: Fraction
     # a key that is a rate the schedule goes down to, so at most optimizer.lr; and why, in the message
     floor: ClassVar[tuple[str, str]] = ("", "")
+    # "relative" unless a class here says otherwise: any other scheduler class (torch's) scales the rate
+    rates: ClassVar[Rates] = "relative"
 
     @property
     def epochs_of_rates(self) -> Optional[int]:
@@ -32,9 +43,16 @@ class ScheduleBase(Group):
         return None
 
 
+class Static(ScheduleBase):
+    """No keys of its own."""
+
+    rates = "constant"
+
+
 class BoundedRate(ScheduleBase):
     """A rule that keeps the rate in [min_lr, max_lr]."""
 
+    rates = "absolute"
     min_lr: Positive
     max_lr: Positive
 
@@ -63,6 +81,7 @@ class DLRS(BoundedRate):
 
 
 class AuthorsPINN(ScheduleBase):
+    rates = "absolute"                 # a rate floor and fixed offsets
     min_lr: Positive
 
 
@@ -72,6 +91,7 @@ class AuthorsCIFAR(BoundedRate):
 
 
 class Adacomp(ScheduleBase):
+    rates = "absolute"                 # its rule reads the rate's size (atan(1/lr))
     window: PositiveInt                # optimizer steps per update
     eps: NonNegative
 
@@ -87,6 +107,7 @@ class Exponential(ScheduleBase):
     final_lr: Optional[Positive]    # ... or the rate after over_epochs
     over_epochs: PositiveInt
     floor = ("final_lr", "; exponential decay goes down to it")
+    rates = "absolute"              # final_lr, its usual form, is a rate
 
     @model_validator(mode="after")
     def _one_of_gamma_and_final_lr(self) -> "Exponential":
@@ -111,6 +132,7 @@ class Plateau(ScheduleBase):
 
 
 class Replay(ScheduleBase):
+    rates = "absolute"                  # another run's rates
     metrics_csv: PATH                   # a metrics.csv with >= trainer.epochs rows
     _rates: int = PrivateAttr(0)
 
@@ -135,7 +157,7 @@ class Replay(ScheduleBase):
 
 
 SCHEDULES = Registry("schedule", "_target_", {
-    "dlrs.Static": ScheduleBase,  # no keys of its own
+    "dlrs.Static": Static,
     "dlrs.DLRS": DLRS,
     "dlrs.authors.AuthorsPINNDLRS": AuthorsPINN,
     "dlrs.authors.AuthorsCIFARDLRS": AuthorsCIFAR,
@@ -146,3 +168,19 @@ SCHEDULES = Registry("schedule", "_target_", {
     "torch.optim.lr_scheduler.ReduceLROnPlateau": Plateau,
     "experiments.schedules.Replay": Replay,
 }, base=ScheduleBase, supplied=("optimizer",))
+
+
+def rates_of(option: str) -> Optional[Rates]:
+    """What configs/schedule/<option>.yaml does to optimizer.lr; a file that only changes another
+    option's keys (it names that one in its defaults) does what that one does. None: no schema picks it."""
+    node = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "schedule" / f"{option}.yaml"))
+    keys = node.get("schedule", node)  # a file in the _global_ package holds its keys under schedule:
+    if "_target_" not in keys:
+        extended = [d for d in node.get("defaults", ()) if isinstance(d, str) and d != "_self_"]
+        return rates_of(extended[0]) if extended else None
+    return getattr(SCHEDULES.schema_for(keys), "rates", None)
+
+
+def fitting_schedules(rates: tuple[Rates, ...]) -> list[str]:
+    """The options of configs/schedule/ that do to optimizer.lr what one of ``rates`` says."""
+    return [option for option in group_options("schedule") if rates_of(option) in rates]
