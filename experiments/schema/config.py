@@ -4,10 +4,10 @@ the rules between groups, all of them here (this module imports every group; no 
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from omegaconf import OmegaConf
-from pydantic import AfterValidator, Field, create_model, model_validator
+from omegaconf import DictConfig, OmegaConf
+from pydantic import AfterValidator, Field, PrivateAttr, create_model, model_validator
 
 from ..numerics import NUMERICS
 from ..report_layouts import LAYOUTS
@@ -85,6 +85,19 @@ class Config(Group):
     run_name: name()            # one directory name (at most 255 bytes)
     run_dir: PATH               # ${paths.runs}/${experiment_name}/${run_name}
     report: Report
+    _record: Any = PrivateAttr(None)
+
+    @property
+    def record(self) -> DictConfig:
+        """The resolved config this was validated from, as written: what the run directory records
+        (config.yaml, summary.json, the run's identity) and what the optimizer and schedule classes
+        get (their keys as the config gives them, no schema defaults added). Read-only."""
+        return self._record
+
+    def recording(self, data: dict[str, Any]) -> "Config":
+        """This config, keeping ``data`` (the plain, resolved config it was validated from) as ``record``."""
+        self._record = OmegaConf.create(data, flags={"readonly": True})
+        return self
 
     @model_validator(mode="after")
     def _groups_agree(self) -> "Config":
