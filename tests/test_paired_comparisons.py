@@ -4,6 +4,7 @@ the verdict rule, what is left out, and the committed tables against their commi
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -88,6 +89,25 @@ def test_optimizers_without_a_schedule_compare_as_themselves() -> None:
     table = paired_table(runs, ["frequency"], "final_rel_error", False)
     assert dict(zip(table["method"], table["estimate"])) == pytest.approx({"static": 0.1, "prodigy": 0.25})
     assert sorted(labelled(runs)["schedule"].unique()) == ["dlrs", "prodigy", "static"]  # never averaged together
+
+
+def test_a_new_optimizer_whose_lr_is_a_rate_compares_as_its_schedule(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """No list of names: an optimizer config that the schema checks by its class's signature (torch's
+    RMSprop, docs/extending.md) takes every schedule, so its runs compare as their schedule, like
+    Adam's; a name without a config in configs/optimizer/ is kept apart by that name."""
+    from experiments.report import paired
+
+    shutil.copytree(REPO / "configs" / "optimizer", tmp_path / "optimizer")
+    (tmp_path / "optimizer" / "rmsprop.yaml").write_text(
+        "name: rmsprop\n_target_: torch.optim.RMSprop\n_partial_: true\nlr: ???\n")
+    monkeypatch.setattr(paired, "CONFIG_DIR", tmp_path)
+    paired.brings_its_own_step_size.cache_clear()
+    try:
+        assert method_of("dlrs", "rmsprop") == "dlrs" and method_of("static", "lion") == "lion"
+        assert method_of("static", "schedule_free_adamw") == "schedule_free_adamw"
+    finally:
+        paired.brings_its_own_step_size.cache_clear()
 
 
 @pytest.mark.parametrize("paired_csv", sorted((REPO / "results" / "tables").glob("*_paired.csv")),

@@ -49,14 +49,16 @@ PAIRED_COLUMNS = ["pooled_over", "reference", "method", "n_pairs", "n_left_out",
 @functools.lru_cache(maxsize=None)
 def brings_its_own_step_size(optimizer: str) -> bool:
     """Whether the optimizer of configs/optimizer/<optimizer>.yaml brings its own step size, as its
-    schema declares by restricting the schedules it goes with (experiments/schema/optimizer.py:
-    Schedule-Free AdamW replaces the schedule, Prodigy's lr multiplies its own estimate). One that
-    takes any schedule (Adam, SGD, any class the schema checks by its signature) is a base the
-    schedules are compared on. No such config: an unknown optimizer, kept apart by its name."""
+    schema declares by refusing the schedules that set rates of their own (experiments/schema/
+    optimizer.py, ``takes_rates``: Schedule-Free AdamW replaces the schedule, Prodigy's lr multiplies
+    its own estimate). One whose lr is a rate (Adam, SGD, any class the schema checks by its
+    signature) is a base the schedules are compared on. No such config: an unknown optimizer, kept
+    apart by its name."""
     path = CONFIG_DIR / "optimizer" / f"{optimizer}.yaml"
     if not path.is_file():
         return True
-    return OPTIMIZERS.schemas.get(OmegaConf.load(path).get("_target_"), OPTIMIZERS.base).schedules is not None
+    schema = OPTIMIZERS.schemas.get(OmegaConf.load(path).get("_target_"), OPTIMIZERS.base)
+    return "absolute" not in schema.takes_rates
 
 
 def method_of(schedule: Any, optimizer: Any) -> str:
