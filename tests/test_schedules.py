@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from experiments.builders import build_optimizer, build_schedule
-from experiments.config_check import group_options
+from experiments.config_check import check_config, group_options
 
 from conftest import read_metrics
 
@@ -22,10 +22,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.s
 
 
 def _make(compose, schedule: str, *overrides: str):
-    cfg = compose([f"schedule={schedule}", f"trainer.epochs={EPOCHS}", *overrides])
+    config = check_config(compose([f"schedule={schedule}", f"trainer.epochs={EPOCHS}", *overrides]))
     model = torch.nn.Linear(2, 1)
-    optimizer = build_optimizer(cfg.optimizer, model.parameters())
-    return cfg, optimizer, build_schedule(cfg.schedule, optimizer)
+    optimizer = build_optimizer(config, model.parameters())
+    return config, optimizer, build_schedule(config, optimizer)
 
 
 def _drive(schedule, optimizer, losses_per_epoch):

@@ -95,8 +95,8 @@ def _torch_accepts(cfg: Any, key: str) -> None:
 
     group = key.split(".")[0]
     if group in ("optimizer", "schedule") or key in ("task.lr", "task.min_lr", "task.max_lr"):
-        optimizer = build_optimizer(cfg.optimizer, [torch.nn.Parameter(torch.zeros(2))])
-        build_schedule(cfg.schedule, optimizer)
+        optimizer = build_optimizer(check_config(cfg), [torch.nn.Parameter(torch.zeros(2))])
+        build_schedule(check_config(cfg), optimizer)
     small = cfg.task.name == "helmholtz" and cfg.task.n_points <= 20_000 and cfg.task.eval_points <= 20_000
     if group in ("task", "model") and small and sum(cfg.model.hidden) <= 1_000:
         config = check_config(cfg)
