@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 import models
 from conftest import CONFIG_DIR, REPO, one_run_dir, read_metrics
@@ -29,7 +30,8 @@ def extended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(CONFIG_DIR, configs)
     model_files.mkdir()
     files = dict(BLOCK.findall((REPO / "docs" / "extending.md").read_text()))
-    assert set(files) == {"configs/schedule/multistep.yaml", "models/tiny_net.py", "configs/model/tiny_net.yaml"}
+    assert set(files) >= {"configs/schedule/multistep.yaml", "configs/optimizer/rmsprop.yaml", "models/tiny_net.py",
+                          "configs/model/tiny_net.yaml"}
     for path, text in files.items():
         assert not (REPO / path).exists(), f"{path} is in the repository: the test would not add it"
         (tmp_path / path).write_text(f"# {path}\n{text}")
@@ -62,6 +64,14 @@ def test_its_keys_are_checked_against_the_class(extended: Path, tmp_path: Path, 
     with pytest.raises(UserError, match=expected):
         train(cfg)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_torch_optimizer_is_one_yaml_file(extended: Path, tmp_path: Path) -> None:
+    cfg = _compose(extended, ["optimizer=rmsprop", "schedule=static", *PINN, f"paths.runs={tmp_path / 'runs'}"])
+    assert train(cfg)["status"] == "completed"
+    saved = OmegaConf.load(one_run_dir(tmp_path / "runs") / "config.yaml")
+    assert saved.optimizer._target_ == "torch.optim.RMSprop" and saved.optimizer.lr == 0.005  # the task's rate
+    assert [float(row["lr"]) for row in read_metrics(one_run_dir(tmp_path / "runs"))] == [0.005] * 3
 
 
 def test_an_image_model_is_its_file_and_its_yaml(extended: Path, tmp_path: Path) -> None:

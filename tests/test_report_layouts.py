@@ -4,6 +4,7 @@ figure; the schema takes the new name and refuses an unknown one in one line."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Iterator
@@ -19,28 +20,12 @@ from experiments.errors import UserError
 from experiments.report_layouts import LAYOUTS, Layout
 from test_report import capture_figures, row, write_fake_run
 
-# the recipe of docs/extending.md, "A study with its own report layout": the preset ...
-PRESET = """\
-# @package _global_
-# Does DLRS gain more with more training images? images_cpu's CNN at batch 64, static vs DLRS, on
-# the first 3 000 or 6 000 training images.
-defaults:
-  - images_cpu
-
-experiment_name: data_size
-report:
-  layout: data_size
-
-hydra:
-  sweeper:
-    params:
-      trainer.seed: 50,51,52
-      task.batch_size: 64   # images_cpu's sweep would add 512 otherwise (sweep params merge)
-      task.subset: 3000,6000
-      schedule: static,dlrs
-"""
-# ... and the one entry it adds to LAYOUTS
-ENTRY = Layout(panels=("subset",), cells=("subset",), higher_is_better=True)
+# the recipe of docs/extending.md, "A study with its own report layout": the preset and the one
+# entry it adds to LAYOUTS, read from that page
+EXTENDING = (REPO / "docs" / "extending.md").read_text()
+PRESET = re.search(r"```yaml\n# configs/experiment/data_size.yaml\n(.*?)```", EXTENDING, re.S).group(1)
+(ENTRY,) = eval("{" + re.search(r"```python\n# one entry of LAYOUTS.*?\n(.*?)```", EXTENDING, re.S).group(1) + "}",
+                {"Layout": Layout}).values()
 
 
 @pytest.fixture

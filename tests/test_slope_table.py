@@ -1,4 +1,4 @@
-"""DLRS's slope kinds are one table, ``dlrs.rules.SLOPES`` (issue 29, item 6): the scheduler, the
+"""DLRS's slope kinds are one table, ``dlrs.rules.SLOPES``: the scheduler, the
 pure ``dlrs_decision`` and the harness's schema all read it, so a slope added there is usable by
 name everywhere, and ``dlrs_decision`` decides what the scheduler decides for every entry."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,21 +31,19 @@ def sgd(lr: float) -> torch.optim.Optimizer:
     return torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=lr)
 
 
-# --- docs/extending.md, "Add a DLRS slope": the recipe, followed as written ------------------------
-def halves_slope(losses: list[float], carry: Any) -> SlopeEstimate:
-    """The mean of the window's second half minus that of its first half, over the window's mean."""
-    finite = [x for x in losses if math.isfinite(x)]
-    if len(finite) < 2:
-        return SlopeEstimate(None, f"only {len(finite)} finite loss(es) in the window; need 2")
-    half = len(finite) // 2
-    change = sum(finite[-half:]) / half - sum(finite[:half]) / half
-    return SlopeEstimate(change / (sum(finite) / len(finite)))
+# --- docs/extending.md, "A DLRS slope": its code block, run as written there -----------------------
+RECIPE = next(block for block in re.findall(r"```python\n(.*?)```", (REPO / "docs" / "extending.md").read_text(), re.S)
+              if "def halves_slope" in block)
 
 
 @pytest.fixture
 def halves(monkeypatch: pytest.MonkeyPatch) -> str:
-    """The recipe's one step: an entry in dlrs.rules.SLOPES (here only for the test's duration)."""
-    monkeypatch.setitem(SLOPES, "halves", Slope(halves_slope))
+    """The recipe's block, run with an optimizer for its last line; its entry in dlrs.rules.SLOPES
+    lasts only for the test."""
+    monkeypatch.setitem(SLOPES, "halves", None)  # undone (removed) after the test; the block sets it
+    namespace = {"opt": sgd(0.005)}
+    exec(compile(RECIPE, "docs/extending.md", "exec"), namespace)
+    assert isinstance(SLOPES["halves"], Slope) and namespace["sched"].state_dict()["hparams"]["slope"] == "halves"
     return "halves"
 
 

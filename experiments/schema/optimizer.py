@@ -16,8 +16,7 @@ class OptimizerBase(Group):
     name: name()
     target: str = Field(alias="_target_")
     partial: TRUE = Field(alias="_partial_", description="true (the parameters are passed in later)")
-    lr: Positive
-    weight_decay: NonNegative
+    lr: Positive   # the one parameter the harness itself sets (from the task); the others are the class's own
     # the schedules it makes sense with, by what they do to optimizer.lr (schedule.py: Rates); why not
     # the others, in the message (the rule: config.py)
     takes_rates: ClassVar[tuple[Rates, ...]] = ("constant", "relative", "absolute")
@@ -26,14 +25,17 @@ class OptimizerBase(Group):
 
 class Adam(OptimizerBase):
     betas: Betas
+    weight_decay: NonNegative
 
 
 class SGD(OptimizerBase):
     momentum: NonNegative
+    weight_decay: NonNegative
 
 
 class ScheduleFreeAdamW(OptimizerBase):
     betas: Betas
+    weight_decay: NonNegative
     warmup_steps: NonNegativeInt
     takes_rates = ("constant",)
     takes_why = "it replaces the schedule (its averaging is the decay)"
@@ -41,6 +43,7 @@ class ScheduleFreeAdamW(OptimizerBase):
 
 class Prodigy(OptimizerBase):
     betas: Betas
+    weight_decay: NonNegative
     d_coef: Positive
     # lr multiplies Prodigy's own step size: keeping or scaling it makes sense, setting rates does not
     takes_rates = ("constant", "relative")
