@@ -172,6 +172,14 @@ def test_callback_checks_its_arguments_at_once() -> None:
         DLRSCallback(delta=0.1)
 
 
+def test_lightning_callback_checks_the_new_options_at_construction() -> None:
+    DLRSCallback(slope="epoch_mean", every=10)
+    with pytest.raises(ValueError, match="slope"):
+        DLRSCallback(slope="median")
+    with pytest.raises(ValueError, match="every"):
+        DLRSCallback(every=0)
+
+
 def test_callback_refuses_a_scheduler_lightning_already_steps(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="configure_optimizers already returns DLRS"):
         fit(Tiny(register=True), tmp_path, epochs=1, callbacks=[DLRSCallback()])
