@@ -58,7 +58,7 @@ def test_identity_of_runs_written_before_the_renaming() -> None:
     cfg = job_config(["task=mnist"])
     old = OmegaConf.to_container(cfg, resolve=True)
     old["task"].update(lr=old["optimizer"]["lr"], epochs=old["trainer"]["epochs"], data_root="data")
-    old["model"]["lr"] = 1e-3  # main before issue 15: the MNIST CNN's rate was model.lr
+    old["model"]["lr"] = 1e-3  # an old run directory, from when the MNIST CNN's rate was model.lr
     assert run_identity(OmegaConf.create(old)) == run_identity(cfg)
 
 

@@ -1,8 +1,8 @@
 """Through the real command line, one case per class of mistake that used to end in a traceback
-(issue: every config value checked by a declared schema): one ``error:`` line on stderr, exit 2,
+(every config value is checked by a declared schema): one ``error:`` line on stderr, exit 2,
 no traceback, nothing written. And the other side: a real bug still shows its traceback, and the
 largest seed the schema allows really runs. The cases run in a small pool, like
-tests/test_cli_validation.py; most of them never import torch.
+tests/test_cli_mistakes.py; most of them never import torch.
 """
 
 from __future__ import annotations

@@ -109,4 +109,3 @@ def test_regime_names_are_the_same_in_readme_csv_and_code() -> None:
     assert names == {"divergent", "stagnant", "convergent"}
     readme = (REPO / "README.md").read_text()
     assert all(f"({n})" in readme or f"`{n}`" in readme for n in names)
-    assert "converging" not in readme

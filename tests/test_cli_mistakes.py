@@ -1,5 +1,5 @@
 """Start-up validation through the real command line: a bad name or value costs one line on
-stderr, exit code 2, no traceback, and not a single file written (issue: reliability, point 1).
+stderr, exit code 2, no traceback, and not a single file written.
 
 Each case is its own ``python -m experiments.run`` process; they start together in a small
 pool because interpreter start-up (torch, Hydra) dominates their cost.
@@ -52,7 +52,7 @@ CASES = [
          ["schedule.min_lr (0.01) must be < schedule.max_lr (0.001)"]),
     Case("min-lr-equals-max", ["schedule=dlrs", "schedule.min_lr=0.01", "schedule.max_lr=0.01"],
          ["schedule.min_lr (0.01) must be < schedule.max_lr (0.01)"]),
-    # the baselines' settings (issue: one error line before anything is written)
+    # the baselines' settings: one error line before anything is written
     Case("step-gamma-negative", ["schedule=step", "schedule.gamma=-0.5"], ["schedule.gamma must be a number in (0, 1]"]),
     Case("plateau-factor-one", ["schedule=plateau", "schedule.factor=1"], ["schedule.factor must be a number in (0, 1)"]),
     Case("cosine-eta-min-above-lr", ["schedule=cosine", "schedule.eta_min=0.1"],

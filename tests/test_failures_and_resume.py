@@ -1,4 +1,4 @@
-"""Failures a long run meets, on a tiny CPU PINN run (issue: reliability, points 2-5):
+"""Failures a long run meets, on a tiny CPU PINN run:
 divergence, SIGINT/SIGTERM/SIGKILL and resuming, atomic files, restartable sweeps, missing data,
 an unwritable results directory and a full disk.
 
