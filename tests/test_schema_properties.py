@@ -34,7 +34,7 @@ BASES = ([()] + [(f"+experiment={p}",) for p in PRESETS] + [(f"+experiment={p}",
          + [("task=mnist", "model=mnist_cnn"), ("task=cifar10",), ("task=fashion_mnist",), ("optimizer=sgd",)])
 
 EXPLORE = os.environ.get("HYPOTHESIS_PROFILE") == "explore"
-CHECKS = settings(max_examples=1000 if EXPLORE else 40, derandomize=not EXPLORE, deadline=None, database=None,
+CHECKS = settings(max_examples=1000 if EXPLORE else 25, derandomize=not EXPLORE, deadline=None, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # what a user might type where the value belongs
