@@ -13,29 +13,36 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+import experiments.tasks
 import models
 from conftest import CONFIG_DIR, REPO, one_run_dir, read_metrics
+import experiments.schema.task
 from experiments.errors import UserError
+from experiments.schema.task import TASKS
 from experiments.fixtures import write_mnist
 from experiments.io import load_checkpoint
 from experiments.trainer import train
 
-BLOCK = re.compile(r"```(?:yaml|python)\n# (\S+)\n(.*?)```", re.S)
+# a block that is a file: its path in the first comment (after the @package line Hydra wants first)
+BLOCK = re.compile(r"```(?:yaml|python)\n((?:# @package \S+\n)?)# (\S+)\n(.*?)```", re.S)
 
 
 @pytest.fixture
 def extended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """configs/ with the document's YAML files added, and its models/ files importable as models.*."""
-    configs, model_files = tmp_path / "configs", tmp_path / "models"
+    """configs/ with the document's YAML files added, its models/ files importable as models.* and its
+    experiments/tasks/ files as experiments.tasks.*."""
+    configs, model_files, task_files = tmp_path / "configs", tmp_path / "models", tmp_path / "experiments" / "tasks"
     shutil.copytree(CONFIG_DIR, configs)
     model_files.mkdir()
-    files = dict(BLOCK.findall((REPO / "docs" / "extending.md").read_text()))
+    task_files.mkdir(parents=True)
+    files = {path: package + text for package, path, text in BLOCK.findall((REPO / "docs" / "extending.md").read_text())}
     assert set(files) >= {"configs/schedule/multistep.yaml", "configs/optimizer/rmsprop.yaml", "models/tiny_net.py",
-                          "configs/model/tiny_net.yaml"}
+                          "configs/model/tiny_net.yaml", "experiments/tasks/sine.py", "configs/task/sine.yaml"}
     for path, text in files.items():
         assert not (REPO / path).exists(), f"{path} is in the repository: the test would not add it"
-        (tmp_path / path).write_text(f"# {path}\n{text}")
+        (tmp_path / path).write_text(text)
     monkeypatch.setattr(models, "__path__", [*models.__path__, str(model_files)])
+    monkeypatch.setattr(experiments.tasks, "__path__", [*experiments.tasks.__path__, str(task_files)])
     return configs
 
 
@@ -86,3 +93,24 @@ def test_an_image_model_is_its_file_and_its_yaml(extended: Path, tmp_path: Path)
     # the task's in_channels reached the model: a 3-channel head would not take MNIST's one channel
     state = load_checkpoint(one_run_dir(tmp_path / "runs") / "checkpoint.pt")
     assert tuple(state["model"]["head.weight"].shape) == (10, 1)
+
+
+def test_a_task_is_its_schema_its_class_and_its_yaml(extended: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema class of the page, added to TASKS as the page says; the class and the YAML as files."""
+    (schema,) = re.findall(r"```python\n# in experiments/schema/task.py.*?\n(.*?)```",
+                           (REPO / "docs" / "extending.md").read_text(), re.S)
+    namespace = vars(experiments.schema.task).copy()
+    exec(compile(schema, "docs/extending.md", "exec"), namespace)
+    monkeypatch.setitem(TASKS.schemas, "sine", namespace["Sine"])
+    cfg = _compose(extended, ["task=sine", "schedule=dlrs", "trainer.epochs=60", "trainer.progress=none",
+                              "trainer.device=cpu", f"paths.runs={tmp_path / 'runs'}"])
+    assert train(cfg)["status"] == "completed"
+    rows = read_metrics(one_run_dir(tmp_path / "runs"))
+    assert one_run_dir(tmp_path / "runs").name.startswith("sine-p2_pinn_mlp_dlrs_adam")
+    errors = [float(row["rel_error"]) for row in rows]
+    assert len(rows) == 60 and errors[-1] < 0.5 * errors[0]  # it learns
+    # the schema's constraints hold for the new task too: one line, nothing written
+    with pytest.raises(UserError, match=r"^task.periods must be a finite number > 0, got -1"):
+        train(_compose(extended, ["task=sine", "task.periods=-1", f"paths.runs={tmp_path / 'other'}"]))
+    assert not (tmp_path / "other").exists()

@@ -23,7 +23,7 @@ from test_report import capture_figures, row, write_fake_run
 # the recipe of docs/extending.md, "A study with its own report layout": the preset and the one
 # entry it adds to LAYOUTS, read from that page
 EXTENDING = (REPO / "docs" / "extending.md").read_text()
-PRESET = re.search(r"```yaml\n# configs/experiment/data_size.yaml\n(.*?)```", EXTENDING, re.S).group(1)
+PRESET = re.search(r"```yaml\n(# @package _global_\n# configs/experiment/data_size.yaml\n.*?)```", EXTENDING, re.S).group(1)
 (ENTRY,) = eval("{" + re.search(r"```python\n# one entry of LAYOUTS.*?\n(.*?)```", EXTENDING, re.S).group(1) + "}",
                 {"Layout": Layout}).values()
 
