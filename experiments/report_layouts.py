@@ -28,6 +28,9 @@ class Layout:
     only where ``panels`` names them; otherwise each task (and model) gets a report of its own.
     ``cells``: the columns within whose values each method is paired with the reference, seed by
     seed (the paired table; its pooled rows pool the first one that is not ``task``); (): none.
+    ``contrast``: one of ``cells`` with two values (the first, sorted, is the baseline): each method
+    is also paired with itself at the other value, seed by seed, in a table of its own (what changing
+    it does to each method: tables/<study>_<contrast>.{csv,md}); None: no such table.
     ``higher_is_better``: the runs it lays out (False: errors, True: accuracies, None: either);
     runs of the other kind get a layout guessed for them.
     ``table``: "schedules" (a row per panel value and method, mean ± std over seeds of what the
@@ -43,6 +46,7 @@ class Layout:
 
     panels: tuple[str, ...]
     cells: tuple[str, ...] = ()
+    contrast: Optional[str] = None
     higher_is_better: Optional[bool] = None
     table: Literal["schedules", "architectures", "rates"] = "schedules"
     figure: Literal["curves", "rates"] = "curves"
@@ -54,8 +58,8 @@ LAYOUTS: dict[str, Layout] = {
     # the PINN (an error) per frequency: Fig. 2
     "pinn": Layout(panels=("frequency",), cells=("frequency",), higher_is_better=False, guess=True),
     # per frequency and batch order, with what the rules saw: dlrs_ablation, dlrs_robust
-    "ablation": Layout(panels=("frequency", "shuffle"), cells=("frequency", "shuffle"), higher_is_better=False,
-                       rule_statistics=True),
+    "ablation": Layout(panels=("frequency", "shuffle"), cells=("frequency", "shuffle"), contrast="shuffle",
+                       higher_is_better=False, rule_statistics=True),
     # architectures (an accuracy): Table 1; before "batch", which a guess takes where models do not vary
     "arch": Layout(panels=("model",), higher_is_better=True, table="architectures", guess=True),
     # an accuracy per batch size: Figs. 5, 8, 9

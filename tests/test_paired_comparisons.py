@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from experiments.report.paired import PAIRED_COLUMNS, corrected, labelled, method_of, paired_table, paired_tables
+from experiments.report_layouts import LAYOUTS
 
 REPO = Path(__file__).resolve().parents[1]
 T_975_DF2, T_975_DF3 = 4.302652729911275, 3.182446305284263  # Student's t table, two-sided 95 %
@@ -206,3 +207,42 @@ def test_several_references_compare_each_pair_once() -> None:
     assert (first["reference_wins"], first["verdict"]) == (3, "better")
     assert table.iloc[1]["estimate"] == pytest.approx(2 ** (1 / 3) / 2, rel=1e-12)  # (1/4 * 1/2 * 2)^(1/3)
     assert table.iloc[2]["estimate"] == pytest.approx(2 ** (1 / 3), rel=1e-12)      # as worked out above
+
+
+def test_a_contrast_pairs_each_method_with_itself_across_the_two_values() -> None:
+    """The ablation's batch-order table: each method reshuffled / fixed order on the same seed.
+    DLRS: 0.02/0.01, 0.02/0.02, 0.01/0.04 = 2, 1, 1/4 (logs ln 2 · (1, 0, -2), t = -1/√7); static:
+    0.8/0.1, 1.0/0.1, 1.2/0.1 = 8, 10, 12. Holm over the two: the smaller p doubled. A method that ran
+    at one batch order only has no row."""
+    from experiments.report.paired import contrasts
+
+    fixed = _runs("final_rel_error", {"dlrs": [0.01, 0.02, 0.04], "static": [0.1, 0.1, 0.1], "cosine": [0.1] * 3})
+    reshuffled = _runs("final_rel_error", {"dlrs": [0.02, 0.02, 0.01], "static": [0.8, 1.0, 1.2]})
+    runs = pd.concat([fixed.assign(shuffle=False), reshuffled.assign(shuffle=True)], ignore_index=True)
+    table = contrasts("ablation", runs.assign(metric="rel_error")).set_index("method")
+    assert sorted(table.index) == ["dlrs", "static"]
+    assert (table["baseline"].tolist(), table["changed"].tolist()) == ([False] * 2, [True] * 2)
+    assert table.loc["dlrs", "estimate"] == pytest.approx(2 ** (-1 / 3), rel=1e-12)
+    assert table.loc["static", "estimate"] == pytest.approx((8 * 10 * 12) ** (1 / 3), rel=1e-12)
+    logs = [math.log(8), math.log(10), math.log(12)]
+    mean = sum(logs) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 2)
+    p = {"dlrs": _p_df2(1 / math.sqrt(7)), "static": _p_df2(mean / (sd / math.sqrt(3)))}
+    assert table["p_value"].to_dict() == pytest.approx(p, rel=1e-9)
+    assert table["p_holm"].to_dict() == pytest.approx({"dlrs": p["dlrs"], "static": 2 * p["static"]}, rel=1e-9)
+    assert table["changed_wins"].to_dict() == {"dlrs": 1, "static": 0}
+    assert table["verdict"].to_dict() == {"dlrs": "not separated", "static": "worse"}  # the reshuffle costs static
+
+
+@pytest.mark.parametrize("contrast_csv", sorted(path for name in {layout.contrast for layout in LAYOUTS.values()} - {None}
+                                                 for path in (REPO / "results" / "tables").glob(f"*_{name}.csv")),
+                         ids=lambda p: p.name)
+def test_every_committed_contrast_recomputes_from_the_committed_runs(contrast_csv: Path) -> None:
+    from experiments.report.paired import contrasts
+
+    committed = pd.read_csv(contrast_csv, keep_default_na=False, na_values=[""])
+    committed["pooled_over"] = committed["pooled_over"].fillna("")
+    runs = pd.read_csv(contrast_csv.with_name(contrast_csv.name.rsplit("_", 1)[0] + "_runs.csv"))
+    layout = next(name for name, layout in LAYOUTS.items() if layout.contrast and contrast_csv.stem.endswith(layout.contrast))
+    again = contrasts(layout, runs)
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), committed, check_dtype=False, rtol=1e-8, atol=1e-6)

@@ -183,6 +183,60 @@ def paired_table(runs: pd.DataFrame, cells: Sequence[str], metric: str, higher_i
     return corrected(pd.DataFrame(rows, columns=columns))
 
 
+CONTRAST_COLUMNS = ["pooled_over", "method", "baseline", "changed", "n_pairs", "n_left_out", "changed_wins",
+                    *PAIRED_COLUMNS[PAIRED_COLUMNS.index("statistic"):]]
+
+
+def contrast_table(runs: pd.DataFrame, cells: Sequence[str], contrast: str, metric: str, higher_is_better: bool,
+                   pooled_over: Optional[str] = None) -> pd.DataFrame:
+    """Each method against itself with ``contrast`` changed (one of ``cells``, two values; the first,
+    sorted, is the baseline): per value of the other cells and method, the run at the changed value
+    against the run at the baseline on the same seed (a ratio changed / baseline for an error, a
+    difference changed - baseline for an accuracy), with the statistics and corrected verdicts of
+    ``paired_table``: ``better`` means the changed value ends better. ``pooled_over``: as there."""
+    runs = with_methods(runs)
+    runs = runs[runs["status"].isin(("completed", "diverged"))]
+    others = [c for c in cells if c != contrast]
+    values = sorted(runs[contrast].dropna().unique())
+    if len(values) != 2:
+        return pd.DataFrame(columns=[*others, *CONTRAST_COLUMNS])
+    baseline, changed = values
+    runs = runs.assign(side=np.where(runs[contrast] == changed, "changed", "baseline"))
+    groupings = [(others, None)]
+    if pooled_over is not None and pooled_over in others and runs[pooled_over].nunique(dropna=False) > 1:
+        groupings.append(([c for c in others if c != pooled_over], pooled_over))
+    rows: list[dict[str, Any]] = []
+    for by, pooled in groupings:
+        for key, cell in runs.groupby(by, dropna=False, sort=True) if by else [((), runs)]:
+            key = key if isinstance(key, tuple) else (key,)
+            cell = cell.assign(seed=list(zip(cell["seed"], cell[pooled]))) if pooled else cell
+            for method in sorted(set(cell["method"]), key=_order):
+                both = cell[cell["method"] == method].assign(method=lambda frame: frame["side"])
+                a, b, left_out = _pairs(both, "changed", "baseline", metric, higher_is_better)
+                if not len(a) and not left_out:
+                    continue  # the method ran at one value of the contrast only
+                stats_row = _compare(a, b, higher_is_better)
+                rows.append({**dict(zip(by, key)), **({pooled: math.nan} if pooled else {}),
+                             "pooled_over": pooled or "", "method": method, "baseline": baseline, "changed": changed,
+                             "n_left_out": left_out, "changed_wins": stats_row.pop("reference_wins"), **stats_row})
+    return corrected(pd.DataFrame(rows, columns=[*others, *CONTRAST_COLUMNS]))
+
+
+def contrasts(layout: str, runs: pd.DataFrame) -> pd.DataFrame:
+    """The contrast table of the report layout named ``layout`` (its ``contrast``: what changing that
+    column does to each method), per headline metric, pooled as ``comparisons`` pools; empty where
+    the layout has none or the runs hold one value of it."""
+    spec = LAYOUTS[layout]
+    if spec.contrast is None or runs.empty or "metric" not in runs:
+        return pd.DataFrame()
+    cells = list(spec.cells)
+    tables = [contrast_table(group, cells, spec.contrast, f"final_{metric}", higher_is_better(group.iloc[0]),
+                             pooled_cell([c for c in cells if c != spec.contrast]))
+              for metric, group in runs.groupby("metric", sort=True) if f"final_{metric}" in group]
+    tables = [table for table in tables if len(table)]
+    return corrected(pd.concat(tables, ignore_index=True)) if tables else pd.DataFrame()
+
+
 def corrected(table: pd.DataFrame) -> pd.DataFrame:
     """The verdicts of ``table`` corrected for its many comparisons: Holm's step-down adjustment
     (statsmodels' ``multipletests``) of the t-test p-values within each family, and ``better`` or

@@ -15,7 +15,7 @@ from ..io import write_text_atomic
 from ..report_layouts import LAYOUTS, Layout
 from .names import ARCH_NAMES, PAPER_TABLE1, SCHEDULES
 from .runs import higher_is_better
-from .paired import MIN_PAIRS, PAIRED_COLUMNS, paired_text
+from .paired import CONTRAST_COLUMNS, MIN_PAIRS, PAIRED_COLUMNS, paired_text
 
 # ---- aggregation over seeds --------------------------------------------------------------------
 def status_text(statuses: Sequence[str]) -> str:
@@ -371,12 +371,44 @@ def _p_text(p: float) -> str:
     return "—" if pd.isna(p) else f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
 
 
+def _cell_title(column: str) -> str:
+    return {"shuffle": "Batches", "lr": "Initial lr"}.get(column, column.replace("_", " ").capitalize())
+
+
+def contrast_markdown(experiment: str, contrast: str, table: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """The contrast table as text: per cell and method, what the changed value of ``contrast`` does
+    (changed / baseline, or changed − baseline), Holm-adjusted p and verdict; the pooled rows last."""
+    cells = [c for c in table.columns if c not in CONTRAST_COLUMNS]
+    baseline, changed = (cell_text(contrast, table[side].iloc[0]) for side in ("baseline", "changed"))
+    ratio = set(table["statistic"]) == {"ratio"}
+    shown = pd.DataFrame({**{_cell_title(c): _pooled_or(c, table) for c in cells},
+                          "Method": table["method"].map(_schedule_label),
+                          "Pairs": table["n_pairs"], f"{changed.capitalize()} ends better": table["changed_wins"],
+                          (f"Ratio {changed} / {baseline} [95 % CI]" if ratio else
+                           f"Δ {changed} − {baseline} [95 % CI]"): [paired_text(r) for _, r in table.iterrows()],
+                          "p": table["p_value"].map(_p_text), "p, Holm": table["p_holm"].map(_p_text),
+                          "Sign test p": table["p_sign"].map(_p_text), f"Verdict for {changed} (Holm)": table["verdict"]})
+    how = (f"ratio = the final relative error {changed} / {baseline} per seed, geometric mean, 95 % t-interval on "
+           "the log ratios (> 1: the change costs the method)" if ratio else
+           f"Δ = the final test accuracy {changed} − {baseline} per seed (points), mean, 95 % t-interval (< 0: "
+           "the change costs the method)")
+    pooled = sorted(set(table["pooled_over"]) - {""})
+    return (f"**{experiment}: {baseline} → {changed}, each method against itself, paired by seed** — the "
+            f"same seed gives both runs the same initial weights and data; {how}. p: the t-test dual to the "
+            f"interval; verdict: better/worse for {changed} only where p, Holm-adjusted within the family of this "
+            f"table's per-cell rows ({int((table['pooled_over'] == '').sum())}), is below 0.05 (fewer than "
+            f"{MIN_PAIRS} pairs: no verdict)."
+            + (f" Rows marked 'all' pool the pairs of every {pooled[0].replace('_', ' ')}: a second family "
+               f"({int((table['pooled_over'] != '').sum())}), with a sign test's p beside the t-test's." if pooled else "")
+            + f" {scale_text(runs)}. Recompute: `experiments.report.paired.contrasts` on `{experiment}_runs.csv`.\n\n"
+            + to_markdown(shown))
+
+
 def paired_markdown(experiment: str, paired: pd.DataFrame, runs: pd.DataFrame) -> str:
     """The paired comparisons as text: per cell and method, 'DLRS vs X: ratio [interval], wins/n,
     Holm-adjusted p, verdict'; the pooled rows last."""
     cells = [c for c in paired.columns if c not in PAIRED_COLUMNS]
-    shown = pd.DataFrame({**{{"shuffle": "Batches", "lr": "Initial lr"}.get(c, c.replace("_", " ").capitalize()):
-                                 _pooled_or(c, paired) for c in cells},
+    shown = pd.DataFrame({**{_cell_title(c): _pooled_or(c, paired) for c in cells},
                           "Reference": paired["reference"].map(_schedule_label),
                           "vs": paired["method"].map(_schedule_label),
                           "Pairs": paired["n_pairs"], "Reference wins": paired["reference_wins"],
@@ -408,8 +440,9 @@ def write_table(experiment: str, layout: str, runs: pd.DataFrame, out_dir: Path,
                 paired: Optional[pd.DataFrame] = None) -> list[Path]:
     """tables/<experiment>.csv (numbers), tables/<experiment>.md (mean ± std text),
     tables/<experiment>_runs.csv (one row per run) and, where the layout pairs methods with a
-    reference, tables/<experiment>_paired.{csv,md}; in the report layout named ``layout``."""
-    from .paired import comparisons, labelled
+    reference, tables/<experiment>_paired.{csv,md}, and with its ``contrast``,
+    tables/<experiment>_<contrast>.{csv,md}; in the report layout named ``layout``."""
+    from .paired import comparisons, contrasts, labelled
 
     paired = comparisons(layout, runs) if paired is None else paired
     numeric, shown, caption = build_table(layout, labelled(runs))
@@ -432,6 +465,13 @@ def write_table(experiment: str, layout: str, runs: pd.DataFrame, out_dir: Path,
         write_text_atomic(paired_csv, paired.to_csv(index=False, float_format="%.10g"))
         write_text_atomic(paired_md, paired_markdown(experiment, paired, runs))
         written += [paired_csv, paired_md]
+    contrast = contrasts(layout, runs)
+    if len(contrast):
+        name = LAYOUTS[layout].contrast
+        contrast_csv, contrast_md = tables / f"{experiment}_{name}.csv", tables / f"{experiment}_{name}.md"
+        write_text_atomic(contrast_csv, contrast.to_csv(index=False, float_format="%.10g"))
+        write_text_atomic(contrast_md, contrast_markdown(experiment, name, contrast, runs))
+        written += [contrast_csv, contrast_md]
     return written
 
 
