@@ -54,6 +54,8 @@ FINDINGS: tuple[Finding, ...] = (
             "lr_sensitivity_paired.csv", {"task": "helmholtz", "pooled_over": "lr", "reference": "dlrs", "method": "static"}, "does-dlrs-remove-the-need-to-tune-the-initial-rate"),
     Finding("Is the task's rate cap what lets DLRS start too high?", "DLRS capped / DLRS uncapped, pooled over the same rates",
             "lr_sensitivity_paired.csv", {"task": "helmholtz", "pooled_over": "lr", "reference": "dlrs", "method": "dlrs_uncapped"}, "does-dlrs-remove-the-need-to-tune-the-initial-rate"),
+    Finding("Reshuffled batches: is the paper's asymmetric step what fails?", "DLRS / DLRS with δo = δi = 0.1, PINN reshuffled, 1000 and 2000 Hz",
+            "dlrs_ablation_paired.csv", {"shuffle": "True", "pooled_over": "frequency", "reference": "dlrs", "method": "dlrs_symmetric"}, "batch-order-and-reshuffled-loops"),
     Finding("Reshuffled batches: does the epoch-mean slope with symmetric deltas help?", "that variant / the paper's DLRS, PINN reshuffled, 1000 and 2000 Hz",
             "dlrs_robust-helmholtz_paired.csv", {"shuffle": "True", "pooled_over": "frequency", "reference": "dlrs_epoch_mean_symmetric", "method": "dlrs"}, "batch-order-and-reshuffled-loops"),
     Finding("...and does it catch up with cosine there?", "that variant / cosine, PINN reshuffled",
