@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -162,25 +162,32 @@ def paired_table(runs: pd.DataFrame, cells: Sequence[str], metric: str, higher_i
     rows: list[dict[str, Any]] = []
     if reference not in set(runs["method"]):
         return pd.DataFrame(columns=columns)
+    for by, key, pooled, cell in _cells(runs, cells, pooled_over):
+        if not (cell["method"] == reference).any():  # a cell the reference did not run (Prodigy's lr = 1)
+            continue
+        for method in sorted(set(cell["method"]) - {reference}, key=_order):
+            a, b, left_out = _pairs(cell, reference, method, metric, higher_is_better)
+            if pooled and len({value for _, value in cell.loc[cell["method"] == method, "seed"]}) < 2:
+                continue  # the method ran at one value of the pooled column: its cell row says it all
+            row: dict[str, Any] = {**dict(zip(by, key)), **({pooled: math.nan} if pooled else {})}
+            row.update(reference=reference, method=method, n_left_out=left_out, pooled_over=pooled or "",
+                       **_compare(a, b, higher_is_better))
+            rows.append(row)
+    return corrected(pd.DataFrame(rows, columns=columns))
+
+
+def _cells(runs: pd.DataFrame, cells: Sequence[str], pooled_over: Optional[str]
+           ) -> Iterator[tuple[list[str], tuple, Optional[str], pd.DataFrame]]:
+    """(columns, their values, pooled column or None, runs) of each cell of ``cells``, then, where
+    ``pooled_over`` has several values, of each cell without it; there a pair's "seed" is
+    (seed, value of the pooled column), so that the pairs of every value count."""
     groupings = [(list(cells), None)]
     if pooled_over is not None and runs[pooled_over].nunique(dropna=False) > 1:
         groupings.append(([c for c in cells if c != pooled_over], pooled_over))
     for by, pooled in groupings:
         for key, cell in runs.groupby(by, dropna=False, sort=True) if by else [((), runs)]:
-            key = key if isinstance(key, tuple) else (key,)
-            if not (cell["method"] == reference).any():  # a cell the reference did not run (Prodigy's lr = 1)
-                continue
-            # pooled: a pair is (seed, value of the pooled column)
             cell = cell.assign(seed=list(zip(cell["seed"], cell[pooled]))) if pooled else cell
-            for method in sorted(set(cell["method"]) - {reference}, key=_order):
-                a, b, left_out = _pairs(cell, reference, method, metric, higher_is_better)
-                if pooled and len({value for _, value in cell.loc[cell["method"] == method, "seed"]}) < 2:
-                    continue  # the method ran at one value of the pooled column: its cell row says it all
-                row: dict[str, Any] = {**dict(zip(by, key)), **({pooled: math.nan} if pooled else {})}
-                row.update(reference=reference, method=method, n_left_out=left_out, pooled_over=pooled or "",
-                           **_compare(a, b, higher_is_better))
-                rows.append(row)
-    return corrected(pd.DataFrame(rows, columns=columns))
+            yield by, key if isinstance(key, tuple) else (key,), pooled, cell
 
 
 CONTRAST_COLUMNS = ["pooled_over", "method", "baseline", "changed", "n_pairs", "n_left_out", "changed_wins",
@@ -202,23 +209,17 @@ def contrast_table(runs: pd.DataFrame, cells: Sequence[str], contrast: str, metr
         return pd.DataFrame(columns=[*others, *CONTRAST_COLUMNS])
     baseline, changed = values
     runs = runs.assign(side=np.where(runs[contrast] == changed, "changed", "baseline"))
-    groupings = [(others, None)]
-    if pooled_over is not None and pooled_over in others and runs[pooled_over].nunique(dropna=False) > 1:
-        groupings.append(([c for c in others if c != pooled_over], pooled_over))
     rows: list[dict[str, Any]] = []
-    for by, pooled in groupings:
-        for key, cell in runs.groupby(by, dropna=False, sort=True) if by else [((), runs)]:
-            key = key if isinstance(key, tuple) else (key,)
-            cell = cell.assign(seed=list(zip(cell["seed"], cell[pooled]))) if pooled else cell
-            for method in sorted(set(cell["method"]), key=_order):
-                both = cell[cell["method"] == method].assign(method=lambda frame: frame["side"])
-                a, b, left_out = _pairs(both, "changed", "baseline", metric, higher_is_better)
-                if not len(a) and not left_out:
-                    continue  # the method ran at one value of the contrast only
-                stats_row = _compare(a, b, higher_is_better)
-                rows.append({**dict(zip(by, key)), **({pooled: math.nan} if pooled else {}),
-                             "pooled_over": pooled or "", "method": method, "baseline": baseline, "changed": changed,
-                             "n_left_out": left_out, "changed_wins": stats_row.pop("reference_wins"), **stats_row})
+    for by, key, pooled, cell in _cells(runs, others, pooled_over):
+        for method in sorted(set(cell["method"]), key=_order):
+            both = cell[cell["method"] == method].assign(method=lambda frame: frame["side"])
+            a, b, left_out = _pairs(both, "changed", "baseline", metric, higher_is_better)
+            if not len(a) and not left_out:
+                continue  # the method ran at one value of the contrast only
+            stats_row = _compare(a, b, higher_is_better)
+            rows.append({**dict(zip(by, key)), **({pooled: math.nan} if pooled else {}),
+                         "pooled_over": pooled or "", "method": method, "baseline": baseline, "changed": changed,
+                         "n_left_out": left_out, "changed_wins": stats_row.pop("reference_wins"), **stats_row})
     return corrected(pd.DataFrame(rows, columns=[*others, *CONTRAST_COLUMNS]))
 
 
