@@ -64,6 +64,8 @@ LAYOUTS: dict[str, Layout] = {
     "arch": Layout(panels=("model",), higher_is_better=True, table="architectures", guess=True),
     # an accuracy per batch size: Figs. 5, 8, 9
     "batch": Layout(panels=("batch_size",), cells=("batch_size",), higher_is_better=True, guess=True),
+    # the same, with what the loss-driven rules saw over a long run: images_long
+    "batch_rules": Layout(panels=("batch_size",), cells=("batch_size",), higher_is_better=True, rule_statistics=True),
     # an accuracy per initial rate: images_high_lr
     "rate": Layout(panels=("lr",), cells=("lr",), higher_is_better=True),
     # any metric against the initial rate, a panel per task: lr_sensitivity

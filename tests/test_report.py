@@ -488,11 +488,20 @@ def test_fig2_from_a_real_pinn_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
 
 
-def test_ablation_table_shows_what_the_rule_saw(tmp_path: Path):
-    """Stagnant share, early |slope|, first epoch at min_lr and time there, by hand for six epochs."""
-    run_dir = write_fake_run(tmp_path / "runs", "dlrs_ablation", task="helmholtz", model="pinn_mlp",
-                             schedule="dlrs", seed=50, batch_size=1000, frequency=1000.0,
-                             losses=(6, 5, 4, 3, 2, 1), metric_values=(0.9, 0.5, 0.3, 0.2, 0.1, 0.05))
+RULE_STUDIES = {  # a study whose layout asks for the rule's statistics: its task, model, metric values
+    "dlrs_ablation": dict(task="helmholtz", model="pinn_mlp", batch_size=1000, frequency=1000.0,
+                          metric_values=(0.9, 0.5, 0.3, 0.2, 0.1, 0.05)),
+    "images_long": dict(task="fashion_mnist", model="mnist_cnn", batch_size=64,
+                        metric_values=(50.0, 60.0, 70.0, 75.0, 80.0, 85.0)),
+}
+
+
+@pytest.mark.parametrize("study", RULE_STUDIES)
+def test_a_rule_statistics_table_shows_what_the_rule_saw(tmp_path: Path, study: str):
+    """Stagnant share, early |slope|, first epoch at min_lr and time there, by hand for six epochs, in
+    the PINN's table (the ablation) and in the accuracy table (images_long)."""
+    kind = RULE_STUDIES[study]
+    run_dir = write_fake_run(tmp_path / "runs", study, schedule="dlrs", seed=50, losses=(6, 5, 4, 3, 2, 1), **kind)
     metrics = pd.read_csv(run_dir / "metrics.csv")
     metrics["dlrs_slope"] = [-0.4, 0.2, 0.1, -0.1, 0.3, 0.05]
     metrics["dlrs_regime"] = ["convergent", "stagnant", "stagnant", "convergent", "stagnant", "stagnant"]
@@ -502,20 +511,19 @@ def test_ablation_table_shows_what_the_rule_saw(tmp_path: Path):
     config["task"]["shuffle"] = True
     config["schedule"]["min_lr"] = 1e-4
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
-    write_fake_run(tmp_path / "runs", "dlrs_ablation", task="helmholtz", model="pinn_mlp", schedule="static",
-                   seed=50, batch_size=1000, frequency=1000.0, losses=(6, 5, 4, 3, 2, 1),
-                   metric_values=(0.9, 0.5, 0.3, 0.2, 0.1, 0.05))
-    report.make_report("dlrs_ablation", tmp_path / "runs", tmp_path / "out")
-    table = pd.read_csv(tmp_path / "out" / "tables" / "dlrs_ablation.csv").set_index("schedule")
+    write_fake_run(tmp_path / "runs", study, schedule="static", seed=50, losses=(6, 5, 4, 3, 2, 1), **kind)
+    report.make_report(study, tmp_path / "runs", tmp_path / "out")
+    table = pd.read_csv(tmp_path / "out" / "tables" / f"{study}.csv").set_index("schedule")
     dlrs = table.loc["dlrs"]
     assert dlrs.stagnant_pct_mean == pytest.approx(400 / 6)
     assert dlrs.early_abs_slope_mean == pytest.approx(0.3)  # first third: |-0.4| and |0.2|
     assert dlrs.first_epoch_at_min_lr_mean == 3 and dlrs.n_at_min_lr == 1
     assert dlrs.at_min_lr_pct_mean == pytest.approx(50.0)  # epochs 3, 4 and 6
     assert table.loc["static", ["stagnant_pct_mean", "early_abs_slope_mean", "at_min_lr_pct_mean"]].isna().all()
-    md = (tmp_path / "out" / "tables" / "dlrs_ablation.md").read_text()
+    md = (tmp_path / "out" / "tables" / f"{study}.md").read_text()
     assert "| Stagnant epochs (%) | Mean abs. slope, first third | First epoch at min lr (seeds) | Epochs at min lr (%) |" in md
-    assert "| 3 (1/1) " in md and md.count("| —  ") >= 1
+    assert "| 67 ± —  " in md and "| 3 (1/1) " in md and md.count("| —  ") >= 1
+    assert "the share of epochs they called stagnant" in md
 
 
 def test_a_preset_names_the_references_of_its_paired_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -118,7 +118,8 @@ def _schedules_table(runs: pd.DataFrame, layout: Layout) -> Table:
     if not any(higher_is_better(run) for _, run in runs.iterrows()):
         return _error_table(runs, layout)
     by = [*layout.panels, "schedule"]
-    agg = aggregate(runs, by, ["final_test_acc", "best_test_acc", "final_train_loss", "final_lr"])
+    agg = aggregate(runs, by, ["final_test_acc", "best_test_acc", "final_train_loss", "final_lr"]
+                    + (RULE_VALUES if layout.rule_statistics else []))
     panels = _panel_columns(agg, layout)
     shown = pd.DataFrame({**panels,
                           "Schedule": agg["schedule"].map(_schedule_label),
@@ -126,14 +127,15 @@ def _schedules_table(runs: pd.DataFrame, layout: Layout) -> Table:
                           "Best test acc (%)": _pm(agg, "best_test_acc", ".2f"),
                           "Final train loss": _pm(agg, "final_train_loss", ".3g"),
                           "Final lr": _pm(agg, "final_lr", ".2e"),
-                          "Seeds": agg["n_seeds"], "Status": agg["status"]})
+                          "Seeds": agg["n_seeds"], "Status": agg["status"],
+                          **_rule_columns(runs, agg, by, layout)})
     return agg, shown, (f"Test accuracy, training loss and the last epoch's rate per "
-                        f"{' and '.join(title.lower() for title in panels)} and schedule")
+                        f"{' and '.join(title.lower() for title in panels)} and schedule" + _rule_caption(layout))
 
 
 PINN_VALUES = ["final_rel_error", "best_rel_error", "best_epoch", "first_epoch_below_1pct", "final_lr",
                "final_train_loss", "total_time_s"]
-RULE_VALUES = ["stagnant_pct", "early_abs_slope", "first_epoch_at_min_lr", "at_min_lr_pct"]  # ablation tables only
+RULE_VALUES = ["stagnant_pct", "early_abs_slope", "first_epoch_at_min_lr", "at_min_lr_pct"]  # layouts with rule_statistics
 
 
 def _first_epoch(runs: pd.DataFrame, agg: pd.DataFrame, by: list[str], value: str, count: str) -> list[str]:
@@ -155,8 +157,8 @@ def batch_order_text(shuffle: Any) -> str:
 
 
 def _error_table(runs: pd.DataFrame, layout: Layout) -> Table:
-    by, rules = [*layout.panels, "schedule"], layout.rule_statistics
-    agg = aggregate(runs, by, PINN_VALUES + (RULE_VALUES if rules else []))
+    by = [*layout.panels, "schedule"]
+    agg = aggregate(runs, by, PINN_VALUES + (RULE_VALUES if layout.rule_statistics else []))
     columns: dict[str, Any] = _panel_columns(agg, layout)
     first = _first_epoch(runs, agg, by, "first_epoch_below_1pct", "n_below_1pct")
     columns.update({
@@ -167,17 +169,27 @@ def _error_table(runs: pd.DataFrame, layout: Layout) -> Table:
         "Time (s)": _pm(agg, "total_time_s", ".1f"), "Status": agg["status"]})
     caption = ("Helmholtz PINN: final and best relative L2 error, the first epoch below 1 % (the authors' stopping "
                "rule), the rate in the last epoch, final loss, run time")
-    if rules:  # the rule's side: how often it saw a stagnant epoch, how noisy its slope was, time at its floor
-        at_floor = _first_epoch(runs, agg, by, "first_epoch_at_min_lr", "n_at_min_lr")
-        columns.update({"Stagnant epochs (%)": _pm(agg, "stagnant_pct", ".0f"),
-                        "Mean abs. slope, first third": _pm(agg, "early_abs_slope", ".3f"),
-                        "First epoch at min lr (seeds)": [text if rule else "—" for text, rule in
-                                                          zip(at_floor, agg["stagnant_pct_mean"].notna())],
-                        "Epochs at min lr (%)": _pm(agg, "at_min_lr_pct", ".0f")})
-        caption += ("; for the loss-driven rules, the share of epochs they called stagnant, their mean |slope| "
-                    "over the first third of the epochs (each rule's own slope: (L_B - L_1) / mean L for the paper's), the first epoch at the lower bound "
-                    "min_lr (within 5 %; mean over the seeds that reached it) and the share of epochs spent there")
-    return agg, pd.DataFrame(columns), caption
+    return agg, pd.DataFrame({**columns, **_rule_columns(runs, agg, by, layout)}), caption + _rule_caption(layout)
+
+
+def _rule_columns(runs: pd.DataFrame, agg: pd.DataFrame, by: list[str], layout: Layout) -> dict[str, list[str]]:
+    """The rule's side of a table whose layout asks for it (``rule_statistics``; ``agg`` aggregated
+    RULE_VALUES): how often it saw a stagnant epoch, how noisy its slope was, time at its floor."""
+    if not layout.rule_statistics:
+        return {}
+    at_floor = _first_epoch(runs, agg, by, "first_epoch_at_min_lr", "n_at_min_lr")
+    return {"Stagnant epochs (%)": _pm(agg, "stagnant_pct", ".0f"),
+            "Mean abs. slope, first third": _pm(agg, "early_abs_slope", ".3f"),
+            "First epoch at min lr (seeds)": [text if rule else "—" for text, rule in
+                                              zip(at_floor, agg["stagnant_pct_mean"].notna())],
+            "Epochs at min lr (%)": _pm(agg, "at_min_lr_pct", ".0f")}
+
+
+def _rule_caption(layout: Layout) -> str:
+    return ("; for the loss-driven rules, the share of epochs they called stagnant, their mean |slope| "
+            "over the first third of the epochs (each rule's own slope: (L_B - L_1) / mean L for the paper's), the "
+            "first epoch at the lower bound min_lr (within 5 %; mean over the seeds that reached it) and the share "
+            "of epochs spent there") if layout.rule_statistics else ""
 
 
 def _lr_table(runs: pd.DataFrame) -> Table:
