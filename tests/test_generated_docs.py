@@ -3,6 +3,7 @@ table changes (experiments/report/generated_docs.py; `make docs` rewrites them).
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from pathlib import Path
@@ -82,3 +83,62 @@ def test_every_relative_link_of_the_docs_resolves() -> None:
             if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
                 broken.append(f"{doc.relative_to(REPO)}: {target}")
     assert not broken, broken
+
+
+# a paired result as the prose prints it: '0.0346x [0.0150, 0.0795]' or '+0.22 [-0.05, +0.49]' (points)
+RATIO_IN_PROSE = re.compile(r"(\d[\d.e+-]*)x \[([\d.e+-]+), ([\d.e+-]+)\]")
+POINTS_IN_PROSE = re.compile(r"([+−-]\d+\.\d+) \[([+−-]\d+\.\d+), ([+−-]\d+\.\d+)\]")
+
+
+def _printed(value: str) -> tuple[float, int]:
+    """A number as printed and its number of significant digits ('0.0150': 0.015, 3)."""
+    digits = value.replace("−", "-").lstrip("+-").split("e")[0].replace(".", "").lstrip("0")
+    return float(value.replace("−", "-")), max(len(digits), 1)
+
+
+def _rounds_to(exact: float, printed: str, decimals: int = None) -> bool:
+    value, significant = _printed(printed)
+    if decimals is not None:
+        return round(exact, decimals) == pytest.approx(value, abs=1e-12)
+    return math.isfinite(exact) and float(f"{exact:.{significant}g}") == pytest.approx(value, rel=1e-9)
+
+
+def _paired_rows() -> pd.DataFrame:
+    frames = [pd.read_csv(path) for path in sorted(TABLES.glob("*.csv"))]
+    columns = ["statistic", "estimate", "ci_low", "ci_high"]
+    return pd.concat([frame[columns] for frame in frames if set(columns) <= set(frame.columns)], ignore_index=True)
+
+
+def prose_intervals_without_a_row(text: str, rows: pd.DataFrame) -> list[str]:
+    """The paired results printed in ``text`` outside its generated blocks that no committed paired
+    or contrast table holds (each number compared at the precision printed)."""
+    text = re.sub(r"<!-- begin generated:.*?<!-- end generated -->", "", text, flags=re.S)
+    ratios, points = rows[rows["statistic"] == "ratio"], rows[rows["statistic"] != "ratio"]
+    missing = []
+    for found in RATIO_IN_PROSE.finditer(text):
+        if not any(all(_rounds_to(row[c], p) for c, p in zip(("estimate", "ci_low", "ci_high"), found.groups()))
+                   for _, row in ratios.iterrows()):
+            missing.append(found.group(0))
+    for found in POINTS_IN_PROSE.finditer(text):
+        decimals = len(found.group(1).split(".")[1])
+        if not any(all(_rounds_to(row[c], p, decimals) for c, p in zip(("estimate", "ci_low", "ci_high"), found.groups()))
+                   for _, row in points.iterrows()):
+            missing.append(found.group(0))
+    return missing
+
+
+@pytest.mark.parametrize("document", ["README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md")),
+                                      "results/README.md"])
+def test_every_paired_result_in_prose_is_a_committed_row(document: str) -> None:
+    """A paired interval typed into prose ('28.3x [14.9, 53.6]') is a row of a committed table: a
+    rerun that changes the table, or a number mistyped, leaves prose that fails here."""
+    assert prose_intervals_without_a_row((REPO / document).read_text(), _paired_rows()) == []
+
+
+def test_a_mistyped_interval_in_prose_is_caught() -> None:
+    rows = _paired_rows()
+    row = rows[rows["statistic"] == "ratio"].iloc[0]
+    typed = f"ends at {row['estimate']:.3g}x [{row['ci_low']:.3g}, {row['ci_high']:.3g}] of"
+    assert prose_intervals_without_a_row(typed, rows) == []
+    wrong = typed.replace(f"{row['estimate']:.3g}x", f"{row['estimate'] * 1.1:.3g}x")
+    assert prose_intervals_without_a_row(wrong, rows) == [wrong[len("ends at "):-len(" of")]]
