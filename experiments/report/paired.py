@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -231,8 +231,15 @@ def contrasts(layout: str, runs: pd.DataFrame) -> pd.DataFrame:
     if spec.contrast is None or runs.empty or "metric" not in runs:
         return pd.DataFrame()
     cells = list(spec.cells)
-    tables = [contrast_table(group, cells, spec.contrast, f"final_{metric}", higher_is_better(group.iloc[0]),
-                             pooled_cell([c for c in cells if c != spec.contrast]))
+    return _per_metric(runs, lambda group, metric, higher: contrast_table(
+        group, cells, spec.contrast, metric, higher, pooled_cell([c for c in cells if c != spec.contrast])))
+
+
+def _per_metric(runs: pd.DataFrame, table_of: Callable[[pd.DataFrame, str, bool], pd.DataFrame]) -> pd.DataFrame:
+    """``table_of(runs of one headline metric, "final_<metric>", higher is better)`` for each metric
+    the runs measure, in one table whose verdicts are corrected together (it prints every comparison
+    it counts); empty where none has rows."""
+    tables = [table_of(group, f"final_{metric}", higher_is_better(group.iloc[0]))
               for metric, group in runs.groupby("metric", sort=True) if f"final_{metric}" in group]
     tables = [table for table in tables if len(table)]
     return corrected(pd.concat(tables, ignore_index=True)) if tables else pd.DataFrame()
@@ -303,9 +310,5 @@ def comparisons(layout: str, runs: pd.DataFrame, references: Sequence[str] = (RE
     cells = list(LAYOUTS[layout].cells)
     if not cells or runs.empty or "metric" not in runs:
         return pd.DataFrame()
-    tables = [paired_tables(group, cells, f"final_{metric}", higher_is_better(group.iloc[0]), references,
-                            pooled_cell(cells))
-              for metric, group in runs.groupby("metric", sort=True) if f"final_{metric}" in group]
-    tables = [table for table in tables if len(table)]
-    # one table, one family: the correction counts every comparison it prints
-    return corrected(pd.concat(tables, ignore_index=True)) if tables else pd.DataFrame()
+    return _per_metric(runs, lambda group, metric, higher: paired_tables(group, cells, metric, higher, references,
+                                                                        pooled_cell(cells)))
