@@ -7,6 +7,7 @@ import math
 import re
 import shutil
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import pytest
@@ -96,7 +97,7 @@ def _printed(value: str) -> tuple[float, int]:
     return float(value.replace("−", "-")), max(len(digits), 1)
 
 
-def _rounds_to(exact: float, printed: str, decimals: int = None) -> bool:
+def _rounds_to(exact: float, printed: str, decimals: Optional[int] = None) -> bool:
     value, significant = _printed(printed)
     if decimals is not None:
         return round(exact, decimals) == pytest.approx(value, abs=1e-12)
