@@ -93,6 +93,7 @@ def test_scheduler_applies_the_rule_to_the_observed_window(cls, rule, last_regim
     for losses in ([2.0, 1.5, 1.0], [1.0, 3.0], [1.0, 1.0, 10.0], [1.0, 9.0]):
         for loss in losses:
             sched.observe(torch.tensor(loss))
+        opt.step()  # no gradients: changes nothing, but torch warns of a scheduler stepped before its optimizer
         sched.step()
         lr = rule(lr, losses)
         assert opt.param_groups[0]["lr"] == approx(lr)
