@@ -175,7 +175,7 @@ images-cpu: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN: batch 64/512 x
 	$(REPORT) images_cpu
 	$(REPORT) images_high_lr
 
-images-long: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN, 100 epochs with crop and flip, {static, DLRS, epoch-mean symmetric DLRS, cosine, Schedule-Free AdamW}, 5 seeds (~3 h on 2 CPU cores)
+images-long: $(STAMP) $(FASHION_PREP) ## Fashion-MNIST, MNIST CNN, 100 epochs with crop and flip, {static, DLRS, epoch-mean symmetric DLRS, cosine, Schedule-Free AdamW}, 5 seeds (~4 h on 2 CPU cores)
 	$(call sweep,images_long)
 	$(call sweep,images_long_rivals)
 	$(REPORT) images_long
