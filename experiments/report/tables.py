@@ -387,6 +387,22 @@ def _cell_title(column: str) -> str:
     return {"shuffle": "Batches", "lr": "Initial lr"}.get(column, column.replace("_", " ").capitalize())
 
 
+def _statistics_columns(table: pd.DataFrame, estimate_title: str, verdict_title: str) -> dict[str, Any]:
+    """The columns every paired table ends with: the estimate with its interval, the p-values, the verdict."""
+    return {estimate_title: [paired_text(r) for _, r in table.iterrows()],
+            "p": table["p_value"].map(_p_text), "p, Holm": table["p_holm"].map(_p_text),
+            "Sign test p": table["p_sign"].map(_p_text), verdict_title: table["verdict"]}
+
+
+def _verdict_text(table: pd.DataFrame, whose: str, family: str) -> str:
+    """What p and the verdicts of a paired table mean, and its second family, the pooled rows."""
+    pooled = sorted(set(table["pooled_over"]) - {""})
+    return (f"p: the t-test dual to the interval; verdict: better/worse{whose} only where p, Holm-adjusted within "
+            f"the family of this table's {family}, is below 0.05 (fewer than {MIN_PAIRS} pairs: no verdict)."
+            + (f" Rows marked 'all' pool the pairs of every {pooled[0].replace('_', ' ')}: a second family "
+               f"({int((table['pooled_over'] != '').sum())}), with a sign test's p beside the t-test's." if pooled else ""))
+
+
 def contrast_markdown(experiment: str, contrast: str, table: pd.DataFrame, runs: pd.DataFrame) -> str:
     """The contrast table as text: per cell and method, what the changed value of ``contrast`` does
     (changed / baseline, or changed − baseline), Holm-adjusted p and verdict; the pooled rows last."""
@@ -396,22 +412,15 @@ def contrast_markdown(experiment: str, contrast: str, table: pd.DataFrame, runs:
     shown = pd.DataFrame({**{_cell_title(c): _pooled_or(c, table) for c in cells},
                           "Method": table["method"].map(_schedule_label),
                           "Pairs": table["n_pairs"], f"{changed.capitalize()} ends better": table["changed_wins"],
-                          (f"Ratio {changed} / {baseline} [95 % CI]" if ratio else
-                           f"Δ {changed} − {baseline} [95 % CI]"): [paired_text(r) for _, r in table.iterrows()],
-                          "p": table["p_value"].map(_p_text), "p, Holm": table["p_holm"].map(_p_text),
-                          "Sign test p": table["p_sign"].map(_p_text), f"Verdict for {changed} (Holm)": table["verdict"]})
+                          **_statistics_columns(table, f"Ratio {changed} / {baseline} [95 % CI]" if ratio else
+                                                f"Δ {changed} − {baseline} [95 % CI]", f"Verdict for {changed} (Holm)")})
     how = (f"ratio = the final relative error {changed} / {baseline} per seed, geometric mean, 95 % t-interval on "
            "the log ratios (> 1: the change costs the method)" if ratio else
            f"Δ = the final test accuracy {changed} − {baseline} per seed (points), mean, 95 % t-interval (< 0: "
            "the change costs the method)")
-    pooled = sorted(set(table["pooled_over"]) - {""})
     return (f"**{experiment}: {baseline} → {changed}, each method against itself, paired by seed** — the "
-            f"same seed gives both runs the same initial weights and data; {how}. p: the t-test dual to the "
-            f"interval; verdict: better/worse for {changed} only where p, Holm-adjusted within the family of this "
-            f"table's per-cell rows ({int((table['pooled_over'] == '').sum())}), is below 0.05 (fewer than "
-            f"{MIN_PAIRS} pairs: no verdict)."
-            + (f" Rows marked 'all' pool the pairs of every {pooled[0].replace('_', ' ')}: a second family "
-               f"({int((table['pooled_over'] != '').sum())}), with a sign test's p beside the t-test's." if pooled else "")
+            f"same seed gives both runs the same initial weights and data; {how}. "
+            + _verdict_text(table, f" for {changed}", f"per-cell rows ({int((table['pooled_over'] == '').sum())})")
             + f" {scale_text(runs)}. Recompute: `experiments.report.paired.contrasts` on `{experiment}_runs.csv`.\n\n"
             + to_markdown(shown))
 
@@ -424,24 +433,17 @@ def paired_markdown(experiment: str, paired: pd.DataFrame, runs: pd.DataFrame) -
                           "Reference": paired["reference"].map(_schedule_label),
                           "vs": paired["method"].map(_schedule_label),
                           "Pairs": paired["n_pairs"], "Reference wins": paired["reference_wins"],
-                          _PAIRED_TITLES.get(tuple(sorted(set(paired["statistic"]))), "Paired estimate [95 % CI]"):
-                              [paired_text(r) for _, r in paired.iterrows()],
-                          "p": paired["p_value"].map(_p_text), "p, Holm": paired["p_holm"].map(_p_text),
-                          "Sign test p": paired["p_sign"].map(_p_text), "Verdict (Holm)": paired["verdict"]})
+                          **_statistics_columns(paired, _PAIRED_TITLES.get(tuple(sorted(set(paired["statistic"]))),
+                                                                           "Paired estimate [95 % CI]"), "Verdict (Holm)")})
     left_out = int(paired["n_left_out"].sum())
     how = "; ".join(text for statistic, text in (
         ("ratio", "ratio = reference / method of the final relative error per seed, geometric mean, 95 % "
                   "t-interval on the log ratios (< 1: the reference ends lower)"),
         ("difference", "Δ = reference − method of the final test accuracy per seed (points), mean, 95 % "
                        "t-interval (> 0: the reference ends higher)")) if statistic in set(paired["statistic"]))
-    pooled = sorted(set(paired["pooled_over"]) - {""})
     per_task = " of each task" if "task" in paired and paired["task"].nunique() > 1 else ""
-    return (f"**{experiment}, paired by seed** — {how}. p: the t-test dual to the interval; verdict: better/worse "
-            f"only where p, Holm-adjusted within the family of this table's per-cell comparisons{per_task} "
-            f"({int((paired['pooled_over'] == '').sum())} in all), is below 0.05 (fewer than {MIN_PAIRS} pairs: no "
-            "verdict)."
-            + (f" Rows marked 'all' pool the pairs of every {pooled[0].replace('_', ' ')}: a second family "
-               f"({int((paired['pooled_over'] != '').sum())}), with a sign test's p beside the t-test's." if pooled else "")
+    return (f"**{experiment}, paired by seed** — {how}. "
+            + _verdict_text(paired, "", f"per-cell comparisons{per_task} ({int((paired['pooled_over'] == '').sum())} in all)")
             + f" {scale_text(runs)}." + (f" {left_out} pair(s) left out: a run without a finite final "
                                          f"value (diverged)." if left_out else "")
             + f" Recompute: `experiments.report.paired.comparisons` on `{experiment}_runs.csv`.\n\n"
