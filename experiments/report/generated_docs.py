@@ -64,6 +64,10 @@ FINDINGS: tuple[Finding, ...] = (
             "images_cpu_paired.csv", {"pooled_over": "batch_size", "reference": "dlrs", "method": "static"}, "real-images-on-a-laptop-fashion-mnist"),
     Finding("Real images, from a grid of initial rates: does DLRS beat a constant rate?", "DLRS − constant rate (points), pooled over initial rates 1e-4 to 1e-2",
             "lr_sensitivity_paired.csv", {"task": "fashion_mnist", "pooled_over": "lr", "reference": "dlrs", "method": "static"}, "does-dlrs-remove-the-need-to-tune-the-initial-rate"),
+    Finding("Real images for 100 epochs (100 decisions): does DLRS beat a constant rate?", "DLRS − constant rate (points), batch 64, crop and flip",
+            "images_long_paired.csv", {"batch_size": "64", "reference": "dlrs", "method": "static"}, "real-images-for-100-epochs"),
+    Finding("...and the reshuffled-loop variant (epoch-mean slope, δo = δi)?", "that variant − the paper's DLRS (points), the same runs",
+            "images_long_paired.csv", {"batch_size": "64", "reference": "dlrs_epoch_mean_symmetric", "method": "dlrs"}, "real-images-for-100-epochs"),
 )
 
 
