@@ -169,6 +169,24 @@ def read_metrics(run_dir: Path, drop_times: bool = True) -> list[dict[str, str]]
     return [{k: v for k, v in r.items() if not (drop_times and k in TIME_COLUMNS)} for r in rows]
 
 
+def killed_in_epoch(monkeypatch: pytest.MonkeyPatch, start_run: Callable[[], object], epoch: int) -> None:
+    """``start_run()`` with the trainer killed in ``epoch`` (1-based) as SIGKILL would leave it: that
+    epoch trained, its row and any later checkpoint never written; the trainer is restored after."""
+    from experiments import trainer as trainer_module
+
+    original = trainer_module.Trainer._epoch_row
+
+    def row(self, index: int, *args):
+        if index == epoch - 1:
+            raise RuntimeError("simulated kill")
+        return original(self, index, *args)
+
+    monkeypatch.setattr(trainer_module.Trainer, "_epoch_row", row)
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        start_run()
+    monkeypatch.setattr(trainer_module.Trainer, "_epoch_row", original)
+
+
 def one_run_dir(runs: Path) -> Path:
     """The single run directory under ``runs`` (fails if there is not exactly one)."""
     (config,) = Path(runs).glob("*/*/config.yaml")

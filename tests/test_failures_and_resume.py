@@ -28,8 +28,8 @@ import pytest
 import torch
 
 import experiments.io
-from conftest import (CLI_TIMEOUT, REPO, compose_config, one_run_dir, read_metrics, run_cli, scaled, start_cli,
-                      wait_until)
+from conftest import (CLI_TIMEOUT, REPO, compose_config, killed_in_epoch, one_run_dir, read_metrics, run_cli, scaled,
+                      start_cli, wait_until)
 from experiments.errors import UserError
 from experiments.fixtures import write_mnist
 from experiments.io import load_checkpoint, write_json_atomic
@@ -139,8 +139,6 @@ def test_an_augmented_reshuffled_image_run_resumes_exactly(tmp_path: Path, monke
     """What a resumed `images_long` run relies on: an image run with batches reshuffled every epoch,
     random crop and flip, and DLRS on the epoch-mean slope, killed after its epoch-2 checkpoint and run
     again, writes the metrics of an uninterrupted run, float for float (the rate column included)."""
-    from experiments import trainer as trainer_module
-
     write_mnist(tmp_path / "data", 48, 16, folder="FashionMNIST", learnable=True)
     overrides = ["task=fashion_mnist", "model=mnist_cnn", f"paths.data={tmp_path / 'data'}", "task.download=false",
                  "task.batch_size=16", "task.augment=true", f"task.loader={loader}", "task.num_workers=0",
@@ -152,17 +150,7 @@ def test_an_augmented_reshuffled_image_run_resumes_exactly(tmp_path: Path, monke
         return read_metrics(one_run_dir(runs))
 
     reference = run(tmp_path / "a")
-    original = trainer_module.Trainer._epoch_row
-
-    def killed_in_epoch_3(self, epoch: int, *args):  # as SIGKILL would leave it: epoch 3 trained, not recorded
-        if epoch == 2:
-            raise RuntimeError("simulated kill")
-        return original(self, epoch, *args)
-
-    monkeypatch.setattr(trainer_module.Trainer, "_epoch_row", killed_in_epoch_3)
-    with pytest.raises(RuntimeError, match="simulated kill"):
-        run(tmp_path / "b")
-    monkeypatch.undo()
+    killed_in_epoch(monkeypatch, lambda: run(tmp_path / "b"), 3)  # after the epoch-2 checkpoint
     assert load_checkpoint(one_run_dir(tmp_path / "b") / "checkpoint.pt")["position"]["epoch"] == 2  # it resumes
     assert run(tmp_path / "b") == reference
     assert len({row["lr"] for row in reference}) > 2, "DLRS should have moved the rate"

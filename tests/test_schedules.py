@@ -14,7 +14,7 @@ import torch
 from experiments.builders import build_optimizer, build_schedule
 from experiments.config_check import check_config, group_options
 
-from conftest import read_metrics
+from conftest import killed_in_epoch, read_metrics
 
 EPOCHS = 8
 # these unit tests drive schedules without optimizer steps, which torch warns about
@@ -149,17 +149,7 @@ def test_trainer_resumes_each_schedule_to_identical_metrics(name, compose, tmp_p
         return Path(cfg.run_dir)
 
     reference = read_metrics(run(tmp_path / "a"))
-    original = trainer_module.Trainer._epoch_row
-
-    def crash_in_epoch_3(self, epoch, *args):
-        if epoch == 2:
-            raise RuntimeError("simulated kill")
-        return original(self, epoch, *args)
-
-    monkeypatch.setattr(trainer_module.Trainer, "_epoch_row", crash_in_epoch_3)
-    with pytest.raises(RuntimeError, match="simulated kill"):
-        run(tmp_path / "b")
-    monkeypatch.setattr(trainer_module.Trainer, "_epoch_row", original)
+    killed_in_epoch(monkeypatch, lambda: run(tmp_path / "b"), 3)
     resumed = read_metrics(run(tmp_path / "b"))
     assert resumed == reference
     assert len({r["lr"] for r in reference}) > 1, "the schedule should have moved the rate"
