@@ -111,11 +111,16 @@ def test_a_new_optimizer_whose_lr_is_a_rate_compares_as_its_schedule(tmp_path: P
         paired.brings_its_own_step_size.cache_clear()
 
 
+def _committed(table_csv: Path) -> pd.DataFrame:
+    """A committed paired or contrast table as the report wrote it; ``pooled_over`` as text ('' for a cell row)."""
+    committed = pd.read_csv(table_csv, keep_default_na=False, na_values=[""], dtype={"pooled_over": object})
+    return committed.assign(pooled_over=committed["pooled_over"].fillna(""))
+
+
 @pytest.mark.parametrize("paired_csv", sorted((REPO / "results" / "tables").glob("*_paired.csv")),
                          ids=lambda p: p.name)
 def test_every_committed_interval_recomputes_from_the_committed_runs(paired_csv: Path) -> None:
-    committed = pd.read_csv(paired_csv, keep_default_na=False, na_values=[""], dtype={"pooled_over": object})
-    committed["pooled_over"] = committed["pooled_over"].fillna("")
+    committed = _committed(paired_csv)
     runs = pd.read_csv(paired_csv.with_name(paired_csv.name.replace("_paired.csv", "_runs.csv")))
     cells = [c for c in committed.columns if c not in PAIRED_COLUMNS]
     pooled = next(iter(set(committed["pooled_over"]) - {""}), None)
@@ -240,8 +245,7 @@ def test_a_contrast_pairs_each_method_with_itself_across_the_two_values() -> Non
 def test_every_committed_contrast_recomputes_from_the_committed_runs(contrast_csv: Path) -> None:
     from experiments.report.paired import contrasts
 
-    committed = pd.read_csv(contrast_csv, keep_default_na=False, na_values=[""], dtype={"pooled_over": object})
-    committed["pooled_over"] = committed["pooled_over"].fillna("")
+    committed = _committed(contrast_csv)
     runs = pd.read_csv(contrast_csv.with_name(contrast_csv.name.rsplit("_", 1)[0] + "_runs.csv"))
     layout = next(name for name, layout in LAYOUTS.items() if layout.contrast and contrast_csv.stem.endswith(layout.contrast))
     again = contrasts(layout, runs)
